@@ -1,0 +1,54 @@
+# Atlas Credits: the two commands a new machine needs are `make run` and `make test`.
+# Both install what is missing first (scripts/setup.sh; it skips what is already there).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(HOME)/.cargo/bin:$(CURDIR)/end2end/node_modules/.bin:$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# The bundle and server are built from source that must not read a live DATABASE_URL at compile time.
+export SQLX_OFFLINE := true
+
+.PHONY: setup build run dev lint test test-rust e2e e2e-negative clean
+
+## Install missing tools (wasm target, cargo-leptos, wasm-bindgen CLI, npm packages, Chromium).
+setup:
+	@bash scripts/setup.sh
+
+## Build the release server binary and WASM bundle into target/.
+build: setup
+	cargo leptos build --release
+
+## Build, then serve on http://127.0.0.1:3000 with the embedded SQLite database (data/).
+run: build
+	./target/release/atlas-credits serve
+
+## Rebuild and reload on every change (development).
+dev: setup
+	cargo leptos watch
+
+## Formatting, both clippy builds, and the client/server split check.
+lint: setup
+	cargo fmt --check
+	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	bash scripts/check-split.sh
+
+## Server-side tests: unit, store contract (SQLite, and PostgreSQL when TEST_POSTGRES_URL is set), HTTP.
+test-rust: setup
+	cargo test --features ssr
+
+## Browser tests against the release build, then the negative control.
+e2e: build
+	cd end2end && npx playwright test
+	$(MAKE) --no-print-directory e2e-negative
+
+## Serves the page without its WASM bundle: the hydration check must notice (see end2end/tests).
+e2e-negative:
+	cd end2end && E2E_NEGATIVE=1 E2E_PORT=3918 npx playwright test
+
+## Every test there is.
+test: lint test-rust e2e
+
+clean:
+	cargo clean
+	rm -rf end2end/node_modules end2end/test-results end2end/.e2e-*

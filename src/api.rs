@@ -1,0 +1,4 @@
+//! Server functions, grouped by what they serve. Each one authenticates, parses, calls a plain
+//! service in `crate::server` and maps its error to `AppError`; bodies run on the server only.
+
+pub mod system;

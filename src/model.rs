@@ -1,0 +1,23 @@
+//! Wire types shared by the server and the browser: money, credits and the views the pages show.
+//! Nothing here knows about the database or secrets; rows live in `server::store`.
+
+mod error;
+mod money;
+
+pub use error::AppError;
+pub use money::{Cents, Credits};
+
+use serde::{Deserialize, Serialize};
+
+/// What the status check on the home page shows: which store answers and how far it is migrated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemStatus {
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// The highest migration version applied to the database.
+    pub schema_version: i64,
+    /// How many credit plans are on sale.
+    pub active_plans: i64,
+    /// When the server answered (RFC 3339, UTC).
+    pub checked_at: String,
+}

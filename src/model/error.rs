@@ -1,0 +1,46 @@
+//! The error every server function returns to the browser. It carries a user-facing message
+//! only: internal causes are logged on the server and never cross this boundary.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// The caller must sign in first.
+    #[error("Please sign in to continue.")]
+    Unauthorized,
+    /// Signed in, but not allowed to do this.
+    #[error("You are not allowed to do that.")]
+    Forbidden,
+    #[error("{0} was not found.")]
+    NotFound(String),
+    /// The input was refused; the message says what to fix.
+    #[error("{0}")]
+    Invalid(String),
+    /// A dependency (database, Whop) is down; trying again later may work.
+    #[error("The service is temporarily unavailable. Please try again in a moment.")]
+    Unavailable,
+    /// Something failed on our side; details are in the server log.
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    /// The request never reached the server or its answer could not be read.
+    #[error("Could not reach the server: {0}")]
+    Transport(String),
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Response(msg) => {
+                AppError::Transport(msg)
+            }
+            ServerFnErrorErr::Args(msg) | ServerFnErrorErr::Deserialization(msg) => {
+                AppError::Invalid(format!("The request could not be read: {msg}"))
+            }
+            _ => AppError::Internal,
+        }
+    }
+}

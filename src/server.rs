@@ -1,0 +1,13 @@
+//! Everything that runs only on the server. Compiled with the `ssr` feature alone, so none of it
+//! (database, HTTP client, secrets) can reach the WASM bundle.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod router;
+pub mod service;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod whop;

@@ -1,0 +1,142 @@
+//! Command line: `serve` (the default) and `migrate`. Reads `.env`, then the typed config; a bad
+//! value stops here with the variable's name, before anything starts.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::server::config::{redact_url, Config};
+use crate::server::state::AppState;
+use crate::server::store::{self, ConnectOptions};
+use crate::server::{router, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "atlas-credits",
+    version,
+    about = "Atlas Credits: prepaid credits sold through Whop, kept in an exact ledger"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database, then serve the app (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // A missing .env is normal; a malformed one is worth a word.
+    if let Err(e) = dotenvy::dotenv() {
+        if !e.not_found() {
+            eprintln!("warning: .env could not be read: {e}");
+        }
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("atlas-credits: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("atlas-credits: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate(config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "atlas-credits stopped");
+            eprintln!("atlas-credits: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let store = store::connect(&ConnectOptions::from(&config)).await?;
+    store.migrate().await?;
+    tracing::info!(database = %redact_url(&config.database_url), version = store.schema_version().await?, "migrations applied");
+    store.close().await;
+    Ok(())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let leptos_options = config.leptos_options()?;
+    let addr = leptos_options.site_addr;
+
+    let store = store::connect(&ConnectOptions::from(&config)).await?;
+    store.migrate().await?;
+    tracing::info!(
+        database = %redact_url(&config.database_url),
+        backend = store.backend().as_str(),
+        schema = store.schema_version().await?,
+        "database ready"
+    );
+    if config.whop_webhook_secrets.is_empty() {
+        tracing::warn!(
+            "WHOP_WEBHOOK_SECRET is not set: webhook deliveries will be refused with 503"
+        );
+    }
+
+    let state = AppState {
+        leptos_options,
+        store: store.clone(),
+        webhook_secrets: Arc::new(config.whop_webhook_secrets.clone()),
+    };
+    let app = router::build(state);
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app.into_make_service())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+
+    tracing::info!("shutting down: closing the database");
+    store.close().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("Ctrl-C received"),
+        _ = terminate => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,233 @@
+//! The typed configuration, read once from the environment (and `.env`) at start-up.
+//! A missing or malformed value stops the program with a message naming the variable and what
+//! it expects, instead of failing later in the middle of a request.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use leptos::config::LeptosOptions;
+use secrecy::SecretString;
+
+use crate::server::store::SqliteSynchronous;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/atlas-credits.db";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the ledger lives: `sqlite://path` (the default) or `postgres://...`.
+    pub database_url: String,
+    /// Largest number of pooled database connections.
+    pub database_max_connections: u32,
+    /// SQLite only: how hard each commit is pushed to disk.
+    pub sqlite_synchronous: SqliteSynchronous,
+    pub log_format: LogFormat,
+    /// Where the Leptos runtime options are read from (then overridden by `LEPTOS_*` variables).
+    pub leptos_config_file: PathBuf,
+    /// Secrets that sign Whop webhooks (several during a rotation). Empty: deliveries are refused.
+    pub whop_webhook_secrets: Vec<SecretString>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {var} {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads any variable source (tests pass a map instead of touching the process environment).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_string());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError {
+                var: "DATABASE_URL",
+                problem: format!(
+                    "must start with sqlite:, postgres:// or postgresql:// (got {:?})",
+                    redact_url(&database_url)
+                ),
+            });
+        }
+
+        let database_max_connections = parse_or(
+            "DATABASE_MAX_CONNECTIONS",
+            get("DATABASE_MAX_CONNECTIONS"),
+            10u32,
+            "a whole number from 1 to 1000",
+        )?;
+        if !(1..=1000).contains(&database_max_connections) {
+            return Err(ConfigError {
+                var: "DATABASE_MAX_CONNECTIONS",
+                problem: format!(
+                    "must be a whole number from 1 to 1000 (got {database_max_connections})"
+                ),
+            });
+        }
+
+        let sqlite_synchronous = match get("SQLITE_SYNCHRONOUS") {
+            None => SqliteSynchronous::Full,
+            Some(v) => v.parse().map_err(|_| ConfigError {
+                var: "SQLITE_SYNCHRONOUS",
+                problem: format!("must be `full` or `normal` (got {v:?})"),
+            })?,
+        };
+
+        let log_format = match get("LOG_FORMAT")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("text") | Some("pretty") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "LOG_FORMAT",
+                    problem: format!("must be `text` or `json` (got {other:?})"),
+                })
+            }
+        };
+
+        let leptos_config_file =
+            PathBuf::from(get("LEPTOS_CONFIG_FILE").unwrap_or_else(|| "Leptos.toml".into()));
+
+        let whop_webhook_secrets = get("WHOP_WEBHOOK_SECRET")
+            .map(|raw| crate::server::whop::verify::parse_secrets(&raw))
+            .unwrap_or_default();
+
+        Ok(Config {
+            database_url,
+            database_max_connections,
+            sqlite_synchronous,
+            log_format,
+            leptos_config_file,
+            whop_webhook_secrets,
+        })
+    }
+
+    /// The Leptos runtime options: `Leptos.toml`, then `LEPTOS_*` variables on top.
+    pub fn leptos_options(&self) -> Result<LeptosOptions, ConfigError> {
+        let path = self.leptos_config_file.to_string_lossy().to_string();
+        if !self.leptos_config_file.exists() {
+            return Err(ConfigError {
+                var: "LEPTOS_CONFIG_FILE",
+                problem: format!("points to {path:?}, which does not exist (run from the project root, or set it)"),
+            });
+        }
+        leptos::config::get_configuration(Some(&path))
+            .map(|conf| conf.leptos_options)
+            .map_err(|e| ConfigError {
+                var: "LEPTOS_*",
+                problem: format!(
+                    "Leptos options could not be read from {path:?} and the environment: {e}"
+                ),
+            })
+    }
+}
+
+fn parse_or<T: FromStr>(
+    var: &'static str,
+    raw: Option<String>,
+    default: T,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError {
+            var,
+            problem: format!("must be {expected} (got {v:?})"),
+        }),
+    }
+}
+
+/// Hides the password of a database URL so it can be logged or shown in an error.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_to_embedded_sqlite() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
+        assert_eq!(c.database_max_connections, 10);
+    }
+
+    #[test]
+    fn names_the_variable_that_is_wrong() {
+        let e = config(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(e.var, "DATABASE_URL");
+        let e = config(&[("LOG_FORMAT", "xml")]).unwrap_err();
+        assert_eq!(e.var, "LOG_FORMAT");
+        assert!(e.to_string().contains("json"));
+        let e = config(&[("DATABASE_MAX_CONNECTIONS", "many")]).unwrap_err();
+        assert_eq!(e.var, "DATABASE_MAX_CONNECTIONS");
+        let e = config(&[("DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert_eq!(e.var, "DATABASE_MAX_CONNECTIONS");
+        let e = config(&[("SQLITE_SYNCHRONOUS", "off")]).unwrap_err();
+        assert_eq!(e.var, "SQLITE_SYNCHRONOUS");
+    }
+
+    #[test]
+    fn accepts_postgres_and_json_logs() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://u:p@h/db"),
+            ("LOG_FORMAT", "JSON"),
+            ("SQLITE_SYNCHRONOUS", "normal"),
+        ])
+        .unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Normal);
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

@@ -1,0 +1,39 @@
+//! The whole HTTP surface: plain axum routes (health, webhooks) beside the Leptos pages and
+//! server functions, with static files from the site root as the fallback.
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::trace::TraceLayer;
+
+use crate::app::{shell, App};
+use crate::server::http::{health, webhooks};
+use crate::server::state::AppState;
+
+pub fn build(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let options = state.leptos_options.clone();
+
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route(
+            "/api/webhooks/whop",
+            post(webhooks::receive_whop_webhook)
+                .layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
+        )
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

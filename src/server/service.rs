@@ -1,0 +1,3 @@
+//! Plain async services: the business rules. They take the store, never a request.
+
+pub mod system;

@@ -1,0 +1,111 @@
+//! The data layer: one `Store` trait, one implementation per backend (SQLite, PostgreSQL), chosen
+//! by the `DATABASE_URL` scheme. Services hold an `Arc<dyn Store>` and never see SQL.
+//! Both implementations run the same contract suite (tests/store_contract.rs).
+
+mod error;
+mod postgres;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use sqlite::{SqliteStore, SqliteSynchronous};
+
+use crate::server::config::Config;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Applies every pending migration of this backend's folder.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// A round trip to the database (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The highest applied migration version (0 before any).
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+
+    /// How many plans are on sale.
+    async fn count_active_plans(&self) -> Result<i64, StoreError>;
+
+    /// Stores a verified webhook delivery under its `webhook-id`. A repeat of an id already stored
+    /// changes nothing and reports `Duplicate`.
+    async fn record_webhook_event(&self, event: &NewWebhookEvent) -> Result<Recorded, StoreError>;
+
+    /// Closes the pool, waiting for connections in use.
+    async fn close(&self);
+}
+
+/// A verified delivery to keep.
+#[derive(Debug, Clone)]
+pub struct NewWebhookEvent {
+    pub id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Inserted,
+    Duplicate,
+}
+
+/// Options that shape the connection pool, from the typed config.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub url: String,
+    pub max_connections: u32,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+impl From<&Config> for ConnectOptions {
+    fn from(c: &Config) -> Self {
+        ConnectOptions {
+            url: c.database_url.clone(),
+            max_connections: c.database_max_connections,
+            sqlite_synchronous: c.sqlite_synchronous,
+        }
+    }
+}
+
+/// Opens the store the URL names. Does not migrate: callers decide (serve and migrate do).
+pub async fn connect(opts: &ConnectOptions) -> Result<Arc<dyn Store>, StoreError> {
+    match Backend::from_url(&opts.url) {
+        Some(Backend::Sqlite) => Ok(Arc::new(SqliteStore::connect(opts).await?)),
+        Some(Backend::Postgres) => Ok(Arc::new(PgStore::connect(opts).await?)),
+        None => Err(StoreError::Config(format!(
+            "unsupported DATABASE_URL scheme: {}",
+            crate::server::config::redact_url(&opts.url)
+        ))),
+    }
+}

@@ -1,0 +1,3 @@
+//! Everything that speaks Whop: webhook verification now; the API client and the simulator next.
+
+pub mod verify;

@@ -2,9 +2,11 @@
 //! Nothing here knows about the database or secrets; rows live in `server::store`.
 
 mod error;
+mod ledger;
 mod money;
 
 pub use error::AppError;
+pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};
 
 use serde::{Deserialize, Serialize};

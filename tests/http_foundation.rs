@@ -9,13 +9,6 @@ use common::{Db, TestApp, WEBHOOK_SECRET};
 use secrecy::SecretString;
 use serde_json::Value;
 
-macro_rules! both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
-        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Db::Postgres).await } )* }
-    };
-}
-
 both_backends!(
     health_and_readiness,
     status_server_function,

@@ -4,6 +4,8 @@
 
 mod error;
 mod postgres;
+mod rows;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -12,8 +14,10 @@ use async_trait::async_trait;
 
 pub use error::StoreError;
 pub use postgres::PgStore;
+pub use rows::{NewEntry, NewUser, PlanRow, PostOutcome, TransactionRow, UserRow};
 pub use sqlite::{SqliteStore, SqliteSynchronous};
 
+use crate::model::{Credits, UserId};
 use crate::server::config::Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +60,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many plans are on sale.
     async fn count_active_plans(&self) -> Result<i64, StoreError>;
+
+    /// Creates a user with a zero balance. A taken email (any case) or external id is a `Conflict`.
+    async fn create_user(&self, user: &NewUser) -> Result<UserRow, StoreError>;
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError>;
+
+    /// Posts one ledger entry in one transaction: the row, the new balance, `balance_after`.
+    /// An entry whose (kind, source) exists already writes nothing and reports `AlreadyApplied`
+    /// with the existing row. With `no_overdraft`, an entry that would leave the balance below
+    /// zero fails with `InsufficientCredits` (checked under the same lock as the write).
+    async fn post_entry(&self, entry: &NewEntry) -> Result<PostOutcome, StoreError>;
+
+    /// The sum of the user's ledger rows (the balance must always equal it).
+    async fn ledger_sum(&self, user: UserId) -> Result<Credits, StoreError>;
+
+    /// The user's ledger rows, newest first, below `before_id` (keyset pagination).
+    async fn list_transactions(
+        &self,
+        user: UserId,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<TransactionRow>, StoreError>;
+
+    /// Credit plans in display order; archived ones only when asked.
+    async fn list_plans(&self, include_archived: bool) -> Result<Vec<PlanRow>, StoreError>;
 
     /// Stores a verified webhook delivery under its `webhook-id`. A repeat of an id already stored
     /// changes nothing and reports `Duplicate`.

@@ -9,6 +9,15 @@ use atlas_credits::server::state::AppState;
 use atlas_credits::server::store::{self, ConnectOptions, SqliteSynchronous, Store};
 use secrecy::SecretString;
 
+/// Runs each named `async fn(Db)` as two tests, `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Db::Sqlite).await } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 4)] async fn $name() { super::$name(super::Db::Postgres).await } )* }
+    };
+}
+
 pub const WEBHOOK_SECRET: &str = "ws_test_0123456789abcdef";
 
 /// Which backend a test runs on.
@@ -151,6 +160,20 @@ fn replace_db_name(url: &str, name: &str) -> String {
         Some(q) => format!("{host_part}/{name}?{q}"),
         None => format!("{host_part}/{name}"),
     }
+}
+
+/// Creates a user with the given email and no password (a host-app style user).
+pub async fn user(store: &dyn Store, email: &str) -> atlas_credits::server::store::UserRow {
+    store
+        .create_user(&atlas_credits::server::store::NewUser {
+            email: email.to_string(),
+            password_hash: None,
+            role: "user".into(),
+            external_id: None,
+            name: None,
+        })
+        .await
+        .expect("create user")
 }
 
 /// The whole app served over real HTTP on 127.0.0.1:<random port>.

@@ -23,6 +23,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Turns a unique-constraint violation into `Conflict` naming what collided; other errors pass.
+    pub fn from_unique(e: sqlx::Error, what: impl Fn(&str) -> String) -> StoreError {
+        match e.as_database_error() {
+            Some(db) if db.is_unique_violation() => {
+                let detail = db
+                    .constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| db.message().to_owned());
+                StoreError::Conflict(what(&detail))
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+
     /// True when the cause is the database being unreachable rather than a bad request.
     pub fn is_unavailable(&self) -> bool {
         matches!(

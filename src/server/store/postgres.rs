@@ -8,7 +8,13 @@ use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
-use super::{Backend, ConnectOptions, NewWebhookEvent, Recorded, Store, StoreError};
+use chrono::Utc;
+
+use super::{
+    sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome,
+    Recorded, Store, StoreError, TransactionRow, UserRow,
+};
+use crate::model::{Credits, UserId};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -61,6 +67,125 @@ impl Store for PgStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<UserRow, StoreError> {
+        sqlx::query_as::<_, UserRow>(sql::INSERT_USER)
+            .bind(&user.email)
+            .bind(&user.password_hash)
+            .bind(&user.role)
+            .bind(&user.external_id)
+            .bind(&user.name)
+            .bind(Utc::now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| StoreError::from_unique(e, sql::user_conflict))
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
+        let q = format!("select {} from users where id = $1", sql::USER_COLUMNS);
+        Ok(sqlx::query_as::<_, UserRow>(&q)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn ledger_sum(&self, user: UserId) -> Result<Credits, StoreError> {
+        let sum: i64 = sqlx::query_scalar(sql::LEDGER_SUM)
+            .bind(user.0)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Credits(sum))
+    }
+
+    async fn list_transactions(
+        &self,
+        user: UserId,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<TransactionRow>, StoreError> {
+        Ok(sqlx::query_as::<_, TransactionRow>(sql::TX_PAGE)
+            .bind(user.0)
+            .bind(before_id.unwrap_or(i64::MAX))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn post_entry(&self, e: &NewEntry) -> Result<PostOutcome, StoreError> {
+        // Lock the user's row first: concurrent posts for this user queue here, and each then sees
+        // every entry committed before it (READ COMMITTED takes a fresh snapshot per statement).
+        let mut tx = self.pool.begin().await?;
+        let balance: Option<i64> =
+            sqlx::query_scalar("select credits_balance from users where id = $1 for update")
+                .bind(e.user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(balance) = balance else {
+            return Err(StoreError::NotFound("user"));
+        };
+        if let Some(existing) = sqlx::query_as::<_, TransactionRow>(sql::TX_BY_SOURCE)
+            .bind(e.kind)
+            .bind(&e.source_kind)
+            .bind(&e.source_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
+            return Ok(PostOutcome::AlreadyApplied(existing));
+        }
+        let new_balance = balance
+            .checked_add(e.amount)
+            .ok_or_else(|| StoreError::Conflict("balance out of range".into()))?;
+        if e.no_overdraft && new_balance < 0 {
+            return Err(StoreError::InsufficientCredits {
+                balance: Credits(balance),
+            });
+        }
+        let now = Utc::now();
+        let inserted = sqlx::query_as::<_, TransactionRow>(sql::INSERT_TX)
+            .bind(e.user_id)
+            .bind(e.amount)
+            .bind(e.kind)
+            .bind(&e.source_kind)
+            .bind(&e.source_id)
+            .bind(e.order_id)
+            .bind(&e.actor)
+            .bind(&e.reason)
+            .bind(new_balance)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = inserted else {
+            // The same source was posted for another user in a transaction that committed after
+            // our check: nothing of ours was written; report the row that won.
+            tx.rollback().await?;
+            let existing = sqlx::query_as::<_, TransactionRow>(sql::TX_BY_SOURCE)
+                .bind(e.kind)
+                .bind(&e.source_kind)
+                .bind(&e.source_id)
+                .fetch_one(&self.pool)
+                .await?;
+            return Ok(PostOutcome::AlreadyApplied(existing));
+        };
+        sqlx::query(sql::SET_BALANCE)
+            .bind(new_balance)
+            .bind(now)
+            .bind(e.user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(PostOutcome::Applied(row))
+    }
+
+    async fn list_plans(&self, include_archived: bool) -> Result<Vec<PlanRow>, StoreError> {
+        let q = format!(
+            "select {} from whop_plans where $1 or active order by sort_order, id",
+            sql::PLAN_COLUMNS
+        );
+        Ok(sqlx::query_as::<_, PlanRow>(&q)
+            .bind(include_archived)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn record_webhook_event(&self, e: &NewWebhookEvent) -> Result<Recorded, StoreError> {

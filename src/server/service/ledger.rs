@@ -154,6 +154,9 @@ impl LedgerEntry {
     pub fn user(&self) -> UserId {
         self.user
     }
+    pub fn source_id(&self) -> &str {
+        &self.source_id
+    }
 
     fn to_new_entry(&self) -> NewEntry {
         NewEntry {

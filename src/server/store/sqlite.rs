@@ -45,6 +45,11 @@ impl FromStr for SqliteSynchronous {
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One writer at a time inside this process. SQLite allows a single writer anyway; queueing
+    /// here is fair and wakes the next writer at once, where SQLite's busy handler would sleep and
+    /// poll (measured: p99 of 8 concurrent writers fell from seconds to milliseconds).
+    /// BEGIN IMMEDIATE still guards against other processes sharing the file.
+    write_lock: tokio::sync::Mutex<()>,
 }
 
 impl SqliteStore {
@@ -71,7 +76,10 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(15))
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            write_lock: tokio::sync::Mutex::new(()),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -157,6 +165,7 @@ impl Store for SqliteStore {
     async fn post_entry(&self, e: &NewEntry) -> Result<PostOutcome, StoreError> {
         // BEGIN IMMEDIATE takes the database's write lock now, so the balance read below cannot
         // change before our update (concurrent writers wait on busy_timeout instead).
+        let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let balance: Option<i64> =
             sqlx::query_scalar("select credits_balance from users where id = $1")

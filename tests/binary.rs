@@ -1,0 +1,139 @@
+#![cfg(feature = "ssr")]
+//! The built `atlas-credits` binary as an operator runs it: configuration errors name the
+//! variable, `migrate` works on its own, the default database lands under data/, JSON logs are
+//! JSON, and SIGTERM shuts the server down cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_atlas-credits");
+
+fn command(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    for var in [
+        "DATABASE_URL",
+        "LOG_FORMAT",
+        "RUST_LOG",
+        "DATABASE_MAX_CONNECTIONS",
+        "SQLITE_SYNCHRONOUS",
+        "WHOP_WEBHOOK_SECRET",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+#[test]
+fn malformed_configuration_stops_with_the_variables_name() {
+    let out = command(&["migrate"])
+        .env("DATABASE_URL", "mysql://nope")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("DATABASE_URL") && err.contains("sqlite:"),
+        "{err}"
+    );
+
+    let out = command(&["migrate"])
+        .env("LOG_FORMAT", "yaml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LOG_FORMAT"));
+}
+
+#[test]
+fn migrate_creates_the_default_database_under_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(&["migrate"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("data/atlas-credits.db").exists());
+    // Twice is fine.
+    assert!(command(&["migrate"])
+        .current_dir(dir.path())
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn serve_logs_json_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = command(&["serve"])
+        .current_dir(env!("CARGO_MANIFEST_DIR")) // reads Leptos.toml from the project root
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("s.db").display()),
+        )
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // Wait until it answers /healthz.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut resp = String::new();
+            let _ = s.read_to_string(&mut resp);
+            if resp.starts_with("HTTP/1.1 200") {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+
+    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    assert!(!lines.is_empty(), "no log output");
+    for line in &lines {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    }
+    let all = lines.join("\n");
+    assert!(all.contains("SIGTERM received"), "{all}");
+    assert!(all.contains("closing the database"), "{all}");
+}

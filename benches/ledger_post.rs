@@ -43,9 +43,7 @@ mod bench {
             .unwrap();
         println!(
             "ledger post rate, {posts} posts per run, {} cores",
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         );
         println!(
             "{:<40} {:>12} {:>10} {:>10} {:>10}",
@@ -81,30 +79,19 @@ mod bench {
     }
 
     async fn run(label: &str, store: Arc<dyn Store>, posts: usize) {
-        let u = user(store.as_ref(), &format!("seq-{label}@bench"))
-            .await
-            .user_id();
+        let u = user(store.as_ref(), &format!("seq-{label}@bench")).await.user_id();
         let (rate, lat) = timed(store.clone(), vec![u], posts, 1).await;
         print_row(&format!("{label} / sequential"), rate, lat);
 
         let mut users = Vec::new();
         for i in 0..WRITERS {
-            users.push(
-                user(store.as_ref(), &format!("con-{i}-{label}@bench"))
-                    .await
-                    .user_id(),
-            );
+            users.push(user(store.as_ref(), &format!("con-{i}-{label}@bench")).await.user_id());
         }
         let (rate, lat) = timed(store.clone(), users, posts, WRITERS).await;
         print_row(&format!("{label} / {WRITERS} writers"), rate, lat);
     }
 
-    async fn timed(
-        store: Arc<dyn Store>,
-        users: Vec<UserId>,
-        posts: usize,
-        writers: usize,
-    ) -> (f64, Vec<Duration>) {
+    async fn timed(store: Arc<dyn Store>, users: Vec<UserId>, posts: usize, writers: usize) -> (f64, Vec<Duration>) {
         let start = Instant::now();
         let per = posts / writers;
         let tasks: Vec<_> = (0..writers)
@@ -141,9 +128,7 @@ mod bench {
     }
 
     fn print_row(label: &str, rate: f64, lat: Vec<Duration>) {
-        let pct = |p: f64| {
-            lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0
-        };
+        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
         println!(
             "{label:<40} {rate:>12.0} {:>10.2} {:>10.2} {:>10.2}",
             pct(0.5),

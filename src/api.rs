@@ -1,4 +1,7 @@
 //! Server functions, grouped by what they serve. Each one authenticates, parses, calls a plain
 //! service in `crate::server` and maps its error to `AppError`; bodies run on the server only.
 
+pub mod account;
+pub mod admin;
+pub mod auth;
 pub mod system;

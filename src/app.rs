@@ -8,10 +8,14 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
-use pages::{home::HomePage, not_found::NotFound};
+use crate::api::auth::{get_viewer, LogIn, LogOut, SignUp};
+use crate::model::{AppError, Viewer};
+use pages::{
+    account::AccountPage, admin::AdminPage, home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage,
+};
 
 /// The document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -32,20 +36,50 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The session actions and who is signed in, shared by the header and the pages. The viewer is
+/// fetched again whenever one of the actions completes.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub log_in: ServerAction<LogIn>,
+    pub sign_up: ServerAction<SignUp>,
+    pub log_out: ServerAction<LogOut>,
+    pub viewer: Resource<Result<Option<Viewer>, AppError>>,
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+
+    let log_in = ServerAction::<LogIn>::new();
+    let sign_up = ServerAction::<SignUp>::new();
+    let log_out = ServerAction::<LogOut>::new();
+    let viewer = Resource::new(
+        move || (log_in.version().get(), sign_up.version().get(), log_out.version().get()),
+        |_| get_viewer(),
+    );
+    provide_context(Session {
+        log_in,
+        sign_up,
+        log_out,
+        viewer,
+    });
 
     view! {
         <Stylesheet id="leptos" href="/pkg/atlas-credits.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Meta name="description" content="Buy and track Atlas credits."/>
-        <Title text="Atlas Credits"/>
+        <Title formatter=|text| format!("{text} · Atlas Credits")/>
         <Router>
             <components::SiteHeader/>
             <main id="main" class="page">
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/signup") view=SignupPage/>
+                    // Async: the page waits for its data, so a signed-out visit can answer with a
+                    // real redirect and a non-admin with a real 403.
+                    <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -9,7 +9,5 @@ fn main() -> std::process::ExitCode {
 #[cfg(not(feature = "ssr"))]
 fn main() {
     // The binary is only meaningful with the `ssr` feature; the WASM bundle is built from the lib.
-    eprintln!(
-        "atlas-credits was built without the `ssr` feature; build it with cargo leptos build"
-    );
+    eprintln!("atlas-credits was built without the `ssr` feature; build it with cargo leptos build");
 }

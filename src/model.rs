@@ -1,10 +1,12 @@
 //! Wire types shared by the server and the browser: money, credits and the views the pages show.
 //! Nothing here knows about the database or secrets; rows live in `server::store`.
 
+mod account;
 mod error;
 mod ledger;
 mod money;
 
+pub use account::{AccountView, ApiKeyView, CreatedApiKey, Role, TransactionPage, Viewer};
 pub use error::AppError;
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod fn_ctx;
 pub mod http;
 pub mod router;
 pub mod service;

@@ -33,15 +33,9 @@ fn malformed_configuration_stops_with_the_variables_name() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("DATABASE_URL") && err.contains("sqlite:"),
-        "{err}"
-    );
+    assert!(err.contains("DATABASE_URL") && err.contains("sqlite:"), "{err}");
 
-    let out = command(&["migrate"])
-        .env("LOG_FORMAT", "yaml")
-        .output()
-        .unwrap();
+    let out = command(&["migrate"]).env("LOG_FORMAT", "yaml").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("LOG_FORMAT"));
 }
@@ -49,15 +43,8 @@ fn malformed_configuration_stops_with_the_variables_name() {
 #[test]
 fn migrate_creates_the_default_database_under_data() {
     let dir = tempfile::tempdir().unwrap();
-    let out = command(&["migrate"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = command(&["migrate"]).current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.path().join("data/atlas-credits.db").exists());
     // Twice is fine.
     assert!(command(&["migrate"])
@@ -116,10 +103,7 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            Instant::now() < deadline,
-            "server did not stop after SIGTERM"
-        );
+        assert!(Instant::now() < deadline, "server did not stop after SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "exit status {exit:?}");
@@ -130,8 +114,7 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
         .collect();
     assert!(!lines.is_empty(), "no log output");
     for line in &lines {
-        serde_json::from_str::<serde_json::Value>(line)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
     }
     let all = lines.join("\n");
     assert!(all.contains("SIGTERM received"), "{all}");

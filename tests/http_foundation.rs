@@ -25,28 +25,13 @@ async fn health_and_readiness(db: Db) {
     let r = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(
-        body["database"],
-        if db == Db::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        }
-    );
+    assert_eq!(body["database"], if db == Db::Sqlite { "sqlite" } else { "postgres" });
 
     // With the database gone, readiness says so (and liveness does not).
     app.db.store.close().await;
     let r = app.client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), 503);
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.client.get(app.url("/healthz")).send().await.unwrap().status(), 200);
 }
 
 async fn status_server_function(db: Db) {
@@ -64,18 +49,8 @@ async fn status_server_function(db: Db) {
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let s: atlas_credits::model::SystemStatus = r.json().await.unwrap();
-    assert_eq!(
-        s.backend,
-        if db == Db::Sqlite {
-            "sqlite"
-        } else {
-            "postgres"
-        }
-    );
-    assert_eq!(
-        s.schema_version,
-        app.db.store.schema_version().await.unwrap()
-    );
+    assert_eq!(s.backend, if db == Db::Sqlite { "sqlite" } else { "postgres" });
+    assert_eq!(s.schema_version, app.db.store.schema_version().await.unwrap());
     assert!(s.schema_version >= 1);
     assert_eq!(s.active_plans, 3);
 }
@@ -88,26 +63,13 @@ async fn home_page_is_server_rendered(db: Db) {
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(html.contains("Credits for Atlas, paid in seconds"));
-    assert!(
-        html.contains("/pkg/atlas-credits.js"),
-        "hydration script missing"
-    );
-    let r = app
-        .client
-        .get(app.url("/nothing-here"))
-        .send()
-        .await
-        .unwrap();
+    assert!(html.contains("/pkg/atlas-credits.js"), "hydration script missing");
+    let r = app.client.get(app.url("/nothing-here")).send().await.unwrap();
     assert_eq!(r.status(), 404);
 }
 
 fn signed(id: &str, body: &str, secret: &str, ts: i64) -> Vec<(&'static str, String)> {
-    let sig = sign(
-        &SecretString::from(secret.to_string()),
-        id,
-        ts,
-        body.as_bytes(),
-    );
+    let sig = sign(&SecretString::from(secret.to_string()), id, ts, body.as_bytes());
     vec![
         ("webhook-id", id.to_string()),
         ("webhook-timestamp", ts.to_string()),
@@ -115,11 +77,7 @@ fn signed(id: &str, body: &str, secret: &str, ts: i64) -> Vec<(&'static str, Str
     ]
 }
 
-async fn post_webhook(
-    app: &TestApp,
-    headers: Vec<(&'static str, String)>,
-    body: &str,
-) -> reqwest::Response {
+async fn post_webhook(app: &TestApp, headers: Vec<(&'static str, String)>, body: &str) -> reqwest::Response {
     let mut req = app
         .client
         .post(app.url("/api/webhooks/whop"))

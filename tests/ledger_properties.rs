@@ -64,8 +64,7 @@ impl Model {
     fn expect(&self, e: &LedgerEntry, source: &str) -> Expect {
         if self.applied.contains_key(&(e.kind(), source.to_string())) {
             Expect::NoOp
-        } else if !ledger::may_overdraw(e.kind(), e.amount()) && self.balance + e.amount().get() < 0
-        {
+        } else if !ledger::may_overdraw(e.kind(), e.amount()) && self.balance + e.amount().get() < 0 {
             Expect::Refused
         } else {
             Expect::Applied
@@ -91,10 +90,7 @@ fn check(cond: bool, msg: impl Into<String>) -> Result<(), TestCaseError> {
 async fn invariants(store: &dyn Store, u: UserId, model: &Model) -> Result<(), TestCaseError> {
     let balance = store.user_by_id(u).await.unwrap().unwrap().credits_balance;
     let sum = store.ledger_sum(u).await.unwrap().get();
-    check(
-        balance == sum,
-        format!("balance {balance} != sum of rows {sum}"),
-    )?;
+    check(balance == sum, format!("balance {balance} != sum of rows {sum}"))?;
     check(
         balance == model.balance,
         format!("balance {balance} != model {}", model.balance),
@@ -107,41 +103,25 @@ async fn invariants(store: &dyn Store, u: UserId, model: &Model) -> Result<(), T
         )?;
     }
     check(
-        rows.iter()
-            .filter(|r| r.kind == "spend")
-            .all(|r| r.balance_after >= 0),
+        rows.iter().filter(|r| r.kind == "spend").all(|r| r.balance_after >= 0),
         "a spend crossed zero",
     )?;
     check(
         rows.len() == model.applied.len(),
-        format!(
-            "{} rows but {} applied entries",
-            rows.len(),
-            model.applied.len()
-        ),
+        format!("{} rows but {} applied entries", rows.len(), model.applied.len()),
     )?;
     Ok(())
 }
 
 async fn run_case(store: Arc<dyn Store>, case: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let u = user(store.as_ref(), &format!("prop{case}@example.com"))
-        .await
-        .user_id();
+    let u = user(store.as_ref(), &format!("prop{case}@example.com")).await.user_id();
     let mut model = Model {
         balance: 0,
         applied: HashMap::new(),
         posted: Vec::new(),
     };
     let mk = |kind, amount: i64, n: usize| {
-        LedgerEntry::new(
-            u,
-            kind,
-            Credits(amount),
-            "prop",
-            &format!("{case}-{n}"),
-            Actor::System,
-        )
-        .unwrap()
+        LedgerEntry::new(u, kind, Credits(amount), "prop", &format!("{case}-{n}"), Actor::System).unwrap()
     };
 
     for (step, op) in ops.into_iter().enumerate() {
@@ -150,9 +130,7 @@ async fn run_case(store: Arc<dyn Store>, case: u64, ops: Vec<Op>) -> Result<(), 
             Op::Grant(n) => Some(mk(EntryKind::ManualGrant, n, step)),
             Op::Spend(n) => Some(mk(EntryKind::Spend, -n, step)),
             Op::Clawback(n) => Some(mk(EntryKind::RefundClawback, -n, step)),
-            Op::Repeat(i) if !model.posted.is_empty() => {
-                Some(model.posted[i % model.posted.len()].clone())
-            }
+            Op::Repeat(i) if !model.posted.is_empty() => Some(model.posted[i % model.posted.len()].clone()),
             Op::Repeat(_) => None,
             Op::ConcurrentSpends { count, each } => {
                 let can = if model.balance < 0 {
@@ -181,9 +159,7 @@ async fn run_case(store: Arc<dyn Store>, case: u64, ops: Vec<Op>) -> Result<(), 
                             model.posted.push(e);
                         }
                         Err(LedgerError::InsufficientCredits { .. }) => model.posted.push(e),
-                        Err(other) => {
-                            return Err(TestCaseError::fail(format!("unexpected {other:?}")))
-                        }
+                        Err(other) => return Err(TestCaseError::fail(format!("unexpected {other:?}"))),
                     }
                 }
                 check(
@@ -208,10 +184,7 @@ async fn run_case(store: Arc<dyn Store>, case: u64, ops: Vec<Op>) -> Result<(), 
                 }
                 (Expect::NoOp, Ok(p)) if !p.applied => {}
                 (Expect::Refused, Err(LedgerError::InsufficientCredits { balance })) => {
-                    check(
-                        balance.get() == model.balance,
-                        "refusal reported a wrong balance",
-                    )?;
+                    check(balance.get() == model.balance, "refusal reported a wrong balance")?;
                 }
                 _ => {
                     return Err(TestCaseError::fail(format!(

@@ -33,10 +33,7 @@ fn entry(u: UserId, kind: EntryKind, amount: i64, source: &str) -> LedgerEntry {
 async fn assert_consistent(store: &dyn Store, u: UserId) -> Credits {
     let balance = store.user_by_id(u).await.unwrap().unwrap().balance();
     let sum = store.ledger_sum(u).await.unwrap();
-    assert_eq!(
-        balance, sum,
-        "balance must equal the sum of the ledger rows"
-    );
+    assert_eq!(balance, sum, "balance must equal the sum of the ledger rows");
     let last = store.list_transactions(u, None, 1).await.unwrap();
     if let Some(row) = last.first() {
         assert_eq!(
@@ -68,7 +65,13 @@ async fn migrations_seed_the_plans(db: Db) {
     assert!(plans
         .iter()
         .all(|p| p.active && p.whop_plan_id.is_none() && p.currency == "usd"));
-    assert_eq!(t.store.schema_version().await.unwrap(), 1);
+    let folder = if db == Db::Sqlite { "migrations/sqlite" } else { "migrations/postgres" };
+    let newest = std::fs::read_dir(folder)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.split('_').next()?.parse::<i64>().ok())
+        .max()
+        .unwrap();
+    assert_eq!(t.store.schema_version().await.unwrap(), newest, "every migration applied");
     // Running the migrations again is a no-op.
     t.store.migrate().await.unwrap();
     assert_eq!(t.store.list_plans(true).await.unwrap().len(), 3);
@@ -133,10 +136,7 @@ async fn post_applies_once_and_tracks_balance_after(db: Db) {
         .await
         .unwrap();
     assert!(!again.applied, "a duplicate is a no-op");
-    assert_eq!(
-        again.transaction, first.transaction,
-        "and reports the first result"
-    );
+    assert_eq!(again.transaction, first.transaction, "and reports the first result");
 
     // Same source id under another kind is a different entry (a refund of that payment).
     let clawback = ledger::post(s, &entry(u, EntryKind::RefundClawback, -1000, "pay_1"))
@@ -162,12 +162,7 @@ async fn spend_cannot_cross_zero_and_changes_nothing(db: Db) {
         .await
         .unwrap_err();
     assert!(
-        matches!(
-            err,
-            LedgerError::InsufficientCredits {
-                balance: Credits(10)
-            }
-        ),
+        matches!(err, LedgerError::InsufficientCredits { balance: Credits(10) }),
         "{err:?}"
     );
     assert_eq!(assert_consistent(s, u).await, Credits(10));
@@ -241,9 +236,7 @@ async fn same_source_different_amount_is_a_conflict(db: Db) {
     ledger::post(s, &entry(a, EntryKind::ManualGrant, 100, "g"))
         .await
         .unwrap();
-    ledger::post(s, &entry(a, EntryKind::Spend, -5, "key-1"))
-        .await
-        .unwrap();
+    ledger::post(s, &entry(a, EntryKind::Spend, -5, "key-1")).await.unwrap();
 
     let err = ledger::post(s, &entry(a, EntryKind::Spend, -6, "key-1"))
         .await
@@ -318,12 +311,9 @@ async fn transactions_page_newest_first_by_keyset(db: Db) {
     let u = user(s, "a@example.com").await.user_id();
     let other = user(s, "b@example.com").await.user_id();
     for i in 0..7 {
-        ledger::post(
-            s,
-            &entry(u, EntryKind::ManualGrant, i + 1, &format!("g{i}")),
-        )
-        .await
-        .unwrap();
+        ledger::post(s, &entry(u, EntryKind::ManualGrant, i + 1, &format!("g{i}")))
+            .await
+            .unwrap();
     }
     ledger::post(s, &entry(other, EntryKind::ManualGrant, 1, "other"))
         .await
@@ -353,22 +343,15 @@ async fn concurrent_spends_never_overdraw(db: Db) {
     };
     let store: Arc<dyn Store> = t.store.clone();
     let u = user(store.as_ref(), "a@example.com").await.user_id();
-    ledger::post(
-        store.as_ref(),
-        &entry(u, EntryKind::ManualGrant, 100, "grant"),
-    )
-    .await
-    .unwrap();
+    ledger::post(store.as_ref(), &entry(u, EntryKind::ManualGrant, 100, "grant"))
+        .await
+        .unwrap();
 
     let tasks: Vec<_> = (0..200)
         .map(|i| {
             let store = store.clone();
             tokio::spawn(async move {
-                ledger::post(
-                    store.as_ref(),
-                    &entry(u, EntryKind::Spend, -1, &format!("spend-{i}")),
-                )
-                .await
+                ledger::post(store.as_ref(), &entry(u, EntryKind::Spend, -1, &format!("spend-{i}"))).await
             })
         })
         .collect();
@@ -401,12 +384,9 @@ async fn concurrent_duplicate_posts_apply_once(db: Db) {
         .map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
-                ledger::post(
-                    store.as_ref(),
-                    &entry(u, EntryKind::Purchase, 25000, "pay_same"),
-                )
-                .await
-                .unwrap()
+                ledger::post(store.as_ref(), &entry(u, EntryKind::Purchase, 25000, "pay_same"))
+                    .await
+                    .unwrap()
             })
         })
         .collect();
@@ -430,11 +410,7 @@ async fn concurrent_mixed_writers_keep_balance_equal_to_sum(db: Db) {
     let users: Vec<UserId> = {
         let mut v = Vec::new();
         for i in 0..4 {
-            v.push(
-                user(store.as_ref(), &format!("u{i}@example.com"))
-                    .await
-                    .user_id(),
-            );
+            v.push(user(store.as_ref(), &format!("u{i}@example.com")).await.user_id());
         }
         v
     };
@@ -460,9 +436,7 @@ async fn concurrent_mixed_writers_keep_balance_equal_to_sum(db: Db) {
         assert_consistent(store.as_ref(), u).await;
         let rows = store.list_transactions(u, None, 1000).await.unwrap();
         assert!(
-            rows.iter()
-                .filter(|r| r.kind == "spend")
-                .all(|r| r.balance_after >= 0),
+            rows.iter().filter(|r| r.kind == "spend").all(|r| r.balance_after >= 0),
             "no spend crossed zero"
         );
     }

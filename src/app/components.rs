@@ -1,10 +1,15 @@
 //! Pieces shared by several pages.
 
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-/// The top bar: product name and the skip link for keyboard users.
+use crate::app::Session;
+use crate::model::{AppError, Role};
+
+/// The top bar: product name, navigation for the signed-in person, and the skip link.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
+    let session = expect_context::<Session>();
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <header class="site-header">
@@ -12,6 +17,32 @@ pub fn SiteHeader() -> impl IntoView {
                 <span class="brand-mark" aria-hidden="true">"◆"</span>
                 " Atlas Credits"
             </a>
+            <nav aria-label="Account">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match session.viewer.await {
+                            Ok(Some(v)) => view! {
+                                <ul class="nav">
+                                    <li><a href="/account">"Account"</a></li>
+                                    {(v.role == Role::Admin).then(|| view! { <li><a href="/admin">"Admin"</a></li> })}
+                                    <li class="nav-email" title=v.email.clone()>{v.email.clone()}</li>
+                                    <li>
+                                        <ActionForm action=session.log_out>
+                                            <button type="submit" class="link-button" id="log-out">"Log out"</button>
+                                        </ActionForm>
+                                    </li>
+                                </ul>
+                            }.into_any(),
+                            _ => view! {
+                                <ul class="nav">
+                                    <li><a href="/login">"Log in"</a></li>
+                                    <li><a class="button primary small" href="/signup">"Sign up"</a></li>
+                                </ul>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </nav>
         </header>
     }
 }
@@ -22,4 +53,16 @@ pub fn use_hydrated() -> ReadSignal<bool> {
     let (hydrated, set_hydrated) = signal(false);
     Effect::new(move |_| set_hydrated.set(true));
     hydrated
+}
+
+/// An error shown where it happened, announced to screen readers.
+#[component]
+pub fn ErrorNote(error: AppError) -> impl IntoView {
+    view! { <p class="error" role="alert">{error.to_string()}</p> }
+}
+
+/// Shown while data loads.
+#[component]
+pub fn Loading(#[prop(into)] label: String) -> impl IntoView {
+    view! { <p class="loading" role="status" aria-live="polite">{label}</p> }
 }

@@ -10,6 +10,9 @@ pub enum AppError {
     /// The caller must sign in first.
     #[error("Please sign in to continue.")]
     Unauthorized,
+    /// Log-in refused: the same answer for an unknown email and a wrong password.
+    #[error("Email or password is incorrect.")]
+    InvalidCredentials,
     /// Signed in, but not allowed to do this.
     #[error("You are not allowed to do that.")]
     Forbidden,
@@ -18,6 +21,12 @@ pub enum AppError {
     /// The input was refused; the message says what to fix.
     #[error("{0}")]
     Invalid(String),
+    /// The request conflicts with what exists (e.g. an email already registered).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many attempts; the message says when to try again.
+    #[error("{0}")]
+    RateLimited(String),
     /// A dependency (database, Whop) is down; trying again later may work.
     #[error("The service is temporarily unavailable. Please try again in a moment.")]
     Unavailable,
@@ -34,9 +43,7 @@ impl FromServerFnError for AppError {
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {
-            ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Response(msg) => {
-                AppError::Transport(msg)
-            }
+            ServerFnErrorErr::Request(msg) | ServerFnErrorErr::Response(msg) => AppError::Transport(msg),
             ServerFnErrorErr::Args(msg) | ServerFnErrorErr::Deserialization(msg) => {
                 AppError::Invalid(format!("The request could not be read: {msg}"))
             }

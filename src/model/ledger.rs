@@ -120,10 +120,7 @@ mod tests {
     fn kinds_round_trip_through_their_names() {
         for k in EntryKind::ALL {
             assert_eq!(k.as_str().parse::<EntryKind>().unwrap(), k);
-            assert_eq!(
-                serde_json::to_string(&k).unwrap(),
-                format!("\"{}\"", k.as_str())
-            );
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
         }
         assert!("bonus".parse::<EntryKind>().is_err());
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use crate::server::config::{redact_url, Config};
-use crate::server::state::AppState;
+use crate::server::state::{AppState, WebSettings};
 use crate::server::store::{self, ConnectOptions};
 use crate::server::{router, telemetry};
 
@@ -28,6 +28,17 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Create an admin, or promote an existing user to admin and set their password. The
+    /// password comes from ATLAS_ADMIN_PASSWORD or a prompt (never from the command line).
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+    },
+    /// Create an API key for the host app and print it (it is shown only this once).
+    CreateApiKey {
+        #[arg(long)]
+        name: String,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -47,10 +58,7 @@ pub fn main() -> ExitCode {
     };
     telemetry::init(config.log_format);
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("atlas-credits: cannot start the async runtime: {e}");
@@ -61,6 +69,8 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
+            Command::CreateAdmin { email } => create_admin(config, email).await,
+            Command::CreateApiKey { name } => create_api_key(config, name).await,
         }
     });
     match result {
@@ -81,6 +91,61 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn create_admin(config: Config, email: String) -> anyhow::Result<()> {
+    use crate::server::service::auth;
+    use secrecy::{ExposeSecret, SecretString};
+
+    let email = auth::parse_email(&email)?;
+    let password = match std::env::var("ATLAS_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()) {
+        Some(p) => SecretString::from(p),
+        None => {
+            let first = rpassword::prompt_password(format!("Password for {email}: "))?;
+            let again = rpassword::prompt_password("Repeat the password: ")?;
+            anyhow::ensure!(first == again, "the passwords differ");
+            SecretString::from(first)
+        }
+    };
+    auth::check_password_rules(password.expose_secret())?;
+    let hash = auth::hash_password(password).await?;
+
+    let store = store::connect(&ConnectOptions::from(&config)).await?;
+    store.migrate().await?;
+    let (id, created) = match store.user_by_email(&email).await? {
+        Some(user) => (user.user_id(), false),
+        None => {
+            let user = store
+                .create_user(&crate::server::store::NewUser {
+                    email: email.clone(),
+                    password_hash: None,
+                    role: "admin".into(),
+                    external_id: None,
+                    name: None,
+                })
+                .await?;
+            (user.user_id(), true)
+        }
+    };
+    store.set_user_credentials(id, "admin", &hash).await?;
+    store.close().await;
+    println!("{} admin {email}", if created { "Created" } else { "Promoted" });
+    Ok(())
+}
+
+async fn create_api_key(config: Config, name: String) -> anyhow::Result<()> {
+    use crate::server::service::api_keys;
+
+    let store = store::connect(&ConnectOptions::from(&config)).await?;
+    store.migrate().await?;
+    let (key, row) = api_keys::create(store.as_ref(), &name, "cli").await?;
+    store.close().await;
+    eprintln!(
+        "API key {:?} created (id {}). It is shown only now; store it as a secret:",
+        row.name, row.id
+    );
+    println!("{key}");
+    Ok(())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     let leptos_options = config.leptos_options()?;
     let addr = leptos_options.site_addr;
@@ -94,15 +159,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "database ready"
     );
     if config.whop_webhook_secrets.is_empty() {
-        tracing::warn!(
-            "WHOP_WEBHOOK_SECRET is not set: webhook deliveries will be refused with 503"
-        );
+        tracing::warn!("WHOP_WEBHOOK_SECRET is not set: webhook deliveries will be refused with 503");
     }
 
     let state = AppState {
         leptos_options,
         store: store.clone(),
         webhook_secrets: Arc::new(config.whop_webhook_secrets.clone()),
+        web: Arc::new(WebSettings::from_config(&config)),
     };
     let app = router::build(state);
 
@@ -110,9 +174,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app.into_make_service())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
 
     tracing::info!("shutting down: closing the database");
     store.close().await;

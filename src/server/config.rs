@@ -31,6 +31,11 @@ pub struct Config {
     pub leptos_config_file: PathBuf,
     /// Secrets that sign Whop webhooks (several during a rotation). Empty: deliveries are refused.
     pub whop_webhook_secrets: Vec<SecretString>,
+    /// The address users reach the app at (e.g. https://credits.example.com). Its origin is
+    /// accepted for state-changing requests, and https makes the session cookie Secure.
+    pub public_url: Option<String>,
+    /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+    pub trust_proxy: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,9 +78,7 @@ impl Config {
         if !(1..=1000).contains(&database_max_connections) {
             return Err(ConfigError {
                 var: "DATABASE_MAX_CONNECTIONS",
-                problem: format!(
-                    "must be a whole number from 1 to 1000 (got {database_max_connections})"
-                ),
+                problem: format!("must be a whole number from 1 to 1000 (got {database_max_connections})"),
             });
         }
 
@@ -87,11 +90,7 @@ impl Config {
             })?,
         };
 
-        let log_format = match get("LOG_FORMAT")
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let log_format = match get("LOG_FORMAT").as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("text") | Some("pretty") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
@@ -102,14 +101,38 @@ impl Config {
             }
         };
 
-        let leptos_config_file =
-            PathBuf::from(get("LEPTOS_CONFIG_FILE").unwrap_or_else(|| "Leptos.toml".into()));
+        let leptos_config_file = PathBuf::from(get("LEPTOS_CONFIG_FILE").unwrap_or_else(|| "Leptos.toml".into()));
 
         let whop_webhook_secrets = get("WHOP_WEBHOOK_SECRET")
             .map(|raw| crate::server::whop::verify::parse_secrets(&raw))
             .unwrap_or_default();
 
+        let public_url = match get("PUBLIC_URL") {
+            None => None,
+            Some(u) if (u.starts_with("http://") || u.starts_with("https://")) && u.len() > 8 => {
+                Some(u.trim_end_matches('/').to_string())
+            }
+            Some(u) => {
+                return Err(ConfigError {
+                    var: "PUBLIC_URL",
+                    problem: format!("must be an http:// or https:// address (got {u:?})"),
+                })
+            }
+        };
+        let trust_proxy = match get("TRUST_PROXY").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("0") | Some("false") | Some("no") => false,
+            Some("1") | Some("true") | Some("yes") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "TRUST_PROXY",
+                    problem: format!("must be true or false (got {other:?})"),
+                })
+            }
+        };
+
         Ok(Config {
+            public_url,
+            trust_proxy,
             database_url,
             database_max_connections,
             sqlite_synchronous,
@@ -132,19 +155,12 @@ impl Config {
             .map(|conf| conf.leptos_options)
             .map_err(|e| ConfigError {
                 var: "LEPTOS_*",
-                problem: format!(
-                    "Leptos options could not be read from {path:?} and the environment: {e}"
-                ),
+                problem: format!("Leptos options could not be read from {path:?} and the environment: {e}"),
             })
     }
 }
 
-fn parse_or<T: FromStr>(
-    var: &'static str,
-    raw: Option<String>,
-    default: T,
-    expected: &str,
-) -> Result<T, ConfigError> {
+fn parse_or<T: FromStr>(var: &'static str, raw: Option<String>, default: T, expected: &str) -> Result<T, ConfigError> {
     match raw {
         None => Ok(default),
         Some(v) => v.trim().parse().map_err(|_| ConfigError {
@@ -160,12 +176,7 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let creds = &url[scheme_end + 3..at];
             match creds.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &creds[..colon],
-                    &url[at..]
-                ),
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &creds[..colon], &url[at..]),
                 None => url.to_string(),
             }
         }
@@ -179,10 +190,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -208,6 +216,10 @@ mod tests {
         assert_eq!(e.var, "DATABASE_MAX_CONNECTIONS");
         let e = config(&[("SQLITE_SYNCHRONOUS", "off")]).unwrap_err();
         assert_eq!(e.var, "SQLITE_SYNCHRONOUS");
+        let e = config(&[("PUBLIC_URL", "credits.example.com")]).unwrap_err();
+        assert_eq!(e.var, "PUBLIC_URL");
+        let e = config(&[("TRUST_PROXY", "maybe")]).unwrap_err();
+        assert_eq!(e.var, "TRUST_PROXY");
     }
 
     #[test]

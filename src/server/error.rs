@@ -3,6 +3,10 @@
 //! and answered with a generic message, so internals never reach a browser or API client.
 
 use crate::model::AppError;
+use crate::server::service::api_keys::ApiKeyError;
+use crate::server::service::auth::AuthError;
+use crate::server::service::ledger::LedgerError;
+use crate::server::service::rate_limit::RateLimitError;
 use crate::server::store::StoreError;
 
 impl From<StoreError> for AppError {
@@ -20,6 +24,56 @@ impl From<StoreError> for AppError {
                 tracing::error!(error = %e, "internal error");
                 AppError::Internal
             }
+        }
+    }
+}
+
+impl From<AuthError> for AppError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidEmail | AuthError::PasswordTooShort | AuthError::PasswordTooLong => {
+                AppError::Invalid(e.to_string())
+            }
+            AuthError::EmailTaken => AppError::Conflict(e.to_string()),
+            AuthError::InvalidCredentials => AppError::InvalidCredentials,
+            AuthError::Store(e) => e.into(),
+            AuthError::Hashing(msg) => {
+                tracing::error!(error = %msg, "password hashing failed");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+impl From<RateLimitError> for AppError {
+    fn from(e: RateLimitError) -> Self {
+        match e {
+            RateLimitError::Limited { .. } => AppError::RateLimited(e.to_string()),
+            RateLimitError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ApiKeyError> for AppError {
+    fn from(e: ApiKeyError) -> Self {
+        match e {
+            ApiKeyError::InvalidName => AppError::Invalid(e.to_string()),
+            ApiKeyError::NotFound => AppError::NotFound("API key".into()),
+            ApiKeyError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<LedgerError> for AppError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Invalid(msg) => AppError::Invalid(msg),
+            LedgerError::UserNotFound => AppError::NotFound("User".into()),
+            LedgerError::InsufficientCredits { balance } => {
+                AppError::Invalid(format!("Not enough credits: the balance is {balance}."))
+            }
+            LedgerError::SourceConflict { .. } => AppError::Conflict(e.to_string()),
+            LedgerError::Store(e) => e.into(),
         }
     }
 }

@@ -1,4 +1,9 @@
 //! Plain axum routes mounted beside the Leptos routes.
 
+pub mod api_v1;
+pub mod client_ip;
 pub mod health;
+pub mod origin_check;
+pub mod session_cookie;
+pub mod transactions_csv;
 pub mod webhooks;

@@ -9,7 +9,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
-use crate::server::http::{health, webhooks};
+use crate::server::http::{api_v1, health, origin_check, transactions_csv, webhooks};
 use crate::server::state::AppState;
 
 pub fn build(state: AppState) -> Router {
@@ -21,9 +21,10 @@ pub fn build(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route(
             "/api/webhooks/whop",
-            post(webhooks::receive_whop_webhook)
-                .layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
+            post(webhooks::receive_whop_webhook).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
         )
+        .route("/account/transactions.csv", get(transactions_csv::download))
+        .nest("/api/v1", api_v1::routes(state.clone()))
         .leptos_routes_with_context(
             &state,
             routes,
@@ -34,6 +35,10 @@ pub fn build(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            origin_check::refuse_cross_site,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,4 +1,8 @@
 //! Plain async services: the business rules. They take the store, never a request.
 
+pub mod api_keys;
+pub mod auth;
+pub mod host_users;
 pub mod ledger;
+pub mod rate_limit;
 pub mod system;

@@ -14,6 +14,39 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Secrets that may sign Whop webhooks; empty refuses every delivery.
     pub webhook_secrets: Arc<Vec<SecretString>>,
+    pub web: Arc<WebSettings>,
+}
+
+/// What the HTTP edge needs to know about how it is reached.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// `scheme://host[:port]` users reach the app at, when configured.
+    pub public_origin: Option<String>,
+    /// Mark the session cookie Secure (the public URL is https).
+    pub secure_cookies: bool,
+    /// Read the client address from X-Forwarded-For.
+    pub trust_proxy: bool,
+}
+
+impl WebSettings {
+    pub fn from_config(c: &crate::server::config::Config) -> Self {
+        WebSettings {
+            public_origin: c.public_url.as_deref().map(origin_of),
+            secure_cookies: c.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
+            trust_proxy: c.trust_proxy,
+        }
+    }
+}
+
+/// `https://host:port/path?q` -> `https://host:port`.
+pub fn origin_of(url: &str) -> String {
+    match url.find("://") {
+        Some(i) => match url[i + 3..].find('/') {
+            Some(j) => url[..i + 3 + j].to_string(),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -4,6 +4,7 @@
 
 mod error;
 mod postgres;
+mod queries;
 mod rows;
 mod sql;
 mod sqlite;
@@ -14,10 +15,10 @@ use async_trait::async_trait;
 
 pub use error::StoreError;
 pub use postgres::PgStore;
-pub use rows::{NewEntry, NewUser, PlanRow, PostOutcome, TransactionRow, UserRow};
+pub use queries::Queries;
+pub use rows::{ApiKeyRow, NewApiKey, NewEntry, NewUser, PlanRow, PostOutcome, TransactionRow, UserRow};
 pub use sqlite::{SqliteStore, SqliteSynchronous};
 
-use crate::model::{Credits, UserId};
 use crate::server::config::Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,25 +47,16 @@ impl Backend {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+/// Everything the app asks of its database. `Queries` holds the methods whose SQL is shared by
+/// both backends; the ones here differ per backend.
+pub trait Store: Queries + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies every pending migration of this backend's folder.
     async fn migrate(&self) -> Result<(), StoreError>;
 
-    /// A round trip to the database (readiness).
-    async fn ping(&self) -> Result<(), StoreError>;
-
-    /// The highest applied migration version (0 before any).
-    async fn schema_version(&self) -> Result<i64, StoreError>;
-
     /// How many plans are on sale.
     async fn count_active_plans(&self) -> Result<i64, StoreError>;
-
-    /// Creates a user with a zero balance. A taken email (any case) or external id is a `Conflict`.
-    async fn create_user(&self, user: &NewUser) -> Result<UserRow, StoreError>;
-
-    async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError>;
 
     /// Posts one ledger entry in one transaction: the row, the new balance, `balance_after`.
     /// An entry whose (kind, source) exists already writes nothing and reports `AlreadyApplied`
@@ -72,23 +64,8 @@ pub trait Store: Send + Sync + 'static {
     /// zero fails with `InsufficientCredits` (checked under the same lock as the write).
     async fn post_entry(&self, entry: &NewEntry) -> Result<PostOutcome, StoreError>;
 
-    /// The sum of the user's ledger rows (the balance must always equal it).
-    async fn ledger_sum(&self, user: UserId) -> Result<Credits, StoreError>;
-
-    /// The user's ledger rows, newest first, below `before_id` (keyset pagination).
-    async fn list_transactions(
-        &self,
-        user: UserId,
-        before_id: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<TransactionRow>, StoreError>;
-
     /// Credit plans in display order; archived ones only when asked.
     async fn list_plans(&self, include_archived: bool) -> Result<Vec<PlanRow>, StoreError>;
-
-    /// Stores a verified webhook delivery under its `webhook-id`. A repeat of an id already stored
-    /// changes nothing and reports `Duplicate`.
-    async fn record_webhook_event(&self, event: &NewWebhookEvent) -> Result<Recorded, StoreError>;
 
     /// Closes the pool, waiting for connections in use.
     async fn close(&self);

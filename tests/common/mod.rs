@@ -2,6 +2,8 @@
 //! port 0 over real HTTP.
 #![allow(dead_code)]
 
+pub mod auth;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -39,10 +41,7 @@ pub struct TestDb {
 /// The PostgreSQL server for tests, or None (with a loud note) when it is not configured.
 /// With REQUIRE_POSTGRES=1 a missing server fails the test instead.
 pub fn postgres_url() -> Option<String> {
-    match std::env::var("TEST_POSTGRES_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
+    match std::env::var("TEST_POSTGRES_URL").ok().filter(|v| !v.is_empty()) {
         Some(url) => Some(url),
         None => {
             if std::env::var("REQUIRE_POSTGRES").as_deref() == Ok("1") {
@@ -109,10 +108,9 @@ impl Drop for TestDb {
                 rt.block_on(async move {
                     store.close().await;
                     if let Ok(admin) = sqlx::PgPool::connect(&admin_url).await {
-                        let _ =
-                            sqlx::query(&format!("drop database if exists {name} with (force)"))
-                                .execute(&admin)
-                                .await;
+                        let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                            .execute(&admin)
+                            .await;
                         admin.close().await;
                     }
                 });
@@ -200,14 +198,18 @@ impl TestApp {
             leptos_options,
             store: db.store.clone(),
             webhook_secrets: Arc::new(secrets),
+            web: Default::default(),
         };
         let app = atlas_credits::server::router::build(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service())
-                .await
-                .unwrap();
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
         });
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

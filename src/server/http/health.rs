@@ -15,10 +15,7 @@ pub async fn healthz() -> (StatusCode, Json<Value>) {
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let backend = state.store.backend().as_str();
     match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": backend })),
-        ),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": backend }))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (

@@ -28,12 +28,7 @@ pub async fn receive_whop_webhook(
         signature: header("webhook-signature"),
     };
 
-    let verified = match verify(
-        delivery,
-        &body,
-        &state.webhook_secrets,
-        chrono::Utc::now().timestamp(),
-    ) {
+    let verified = match verify(delivery, &body, &state.webhook_secrets, chrono::Utc::now().timestamp()) {
         Ok(v) => v,
         Err(VerifyError::NoSecret) => {
             tracing::error!("webhook refused: WHOP_WEBHOOK_SECRET is not set");
@@ -73,10 +68,7 @@ pub async fn receive_whop_webhook(
         }
         Ok(Recorded::Duplicate) => {
             tracing::info!(webhook_id = %event.id, "webhook repeat acknowledged");
-            (
-                StatusCode::OK,
-                Json(json!({ "received": true, "duplicate": true })),
-            )
+            (StatusCode::OK, Json(json!({ "received": true, "duplicate": true })))
         }
         Err(e) => {
             tracing::error!(error = %e, webhook_id = %event.id, "webhook could not be stored");
@@ -90,8 +82,5 @@ pub async fn receive_whop_webhook(
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> (StatusCode, Json<Value>) {
-    (
-        status,
-        Json(json!({ "error": { "code": code, "message": message } })),
-    )
+    (status, Json(json!({ "error": { "code": code, "message": message } })))
 }

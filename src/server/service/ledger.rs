@@ -108,9 +108,7 @@ impl LedgerEntry {
         let source_kind = source_kind.trim();
         let source_id = source_id.trim();
         if source_kind.is_empty() || source_id.is_empty() {
-            return Err(LedgerError::Invalid(
-                "an entry needs a source kind and id".into(),
-            ));
+            return Err(LedgerError::Invalid("an entry needs a source kind and id".into()));
         }
         if source_id.chars().count() > MAX_SOURCE_ID_CHARS || source_kind.chars().count() > 64 {
             return Err(LedgerError::Invalid(format!(
@@ -197,9 +195,7 @@ impl From<StoreError> for LedgerError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound("user") => LedgerError::UserNotFound,
-            StoreError::InsufficientCredits { balance } => {
-                LedgerError::InsufficientCredits { balance }
-            }
+            StoreError::InsufficientCredits { balance } => LedgerError::InsufficientCredits { balance },
             e => LedgerError::Store(e),
         }
     }
@@ -252,14 +248,7 @@ mod tests {
     use super::*;
 
     fn entry(kind: EntryKind, amount: i64) -> Result<LedgerEntry, LedgerError> {
-        LedgerEntry::new(
-            UserId(1),
-            kind,
-            Credits(amount),
-            "test",
-            "s1",
-            Actor::System,
-        )
+        LedgerEntry::new(UserId(1), kind, Credits(amount), "test", "s1", Actor::System)
     }
 
     #[test]
@@ -309,10 +298,7 @@ mod tests {
         )
         .is_err());
         let e = entry(EntryKind::Spend, -1).unwrap();
-        assert!(e
-            .clone()
-            .with_reason(&"r".repeat(MAX_REASON_CHARS + 1))
-            .is_err());
+        assert!(e.clone().with_reason(&"r".repeat(MAX_REASON_CHARS + 1)).is_err());
         assert_eq!(e.with_reason("  ").unwrap().reason, None);
     }
 

@@ -10,9 +10,11 @@ use sqlx::PgPool;
 
 use chrono::Utc;
 
+use super::queries::impl_queries;
+use super::rows::{ApiKeyRow, NewApiKey};
 use super::{
-    sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome,
-    Recorded, Store, StoreError, TransactionRow, UserRow,
+    sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
+    StoreError, TransactionRow, UserRow,
 };
 use crate::model::{Credits, UserId};
 
@@ -37,6 +39,8 @@ impl PgStore {
     }
 }
 
+impl_queries!(PgStore);
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> Backend {
@@ -48,67 +52,9 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("select 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn schema_version(&self) -> Result<i64, StoreError> {
-        let v: Option<i64> =
-            sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(v.unwrap_or(0))
-    }
-
     async fn count_active_plans(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("select count(*) from whop_plans where active")
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn create_user(&self, user: &NewUser) -> Result<UserRow, StoreError> {
-        sqlx::query_as::<_, UserRow>(sql::INSERT_USER)
-            .bind(&user.email)
-            .bind(&user.password_hash)
-            .bind(&user.role)
-            .bind(&user.external_id)
-            .bind(&user.name)
-            .bind(Utc::now())
+        Ok(sqlx::query_scalar("select count(*) from whop_plans where active")
             .fetch_one(&self.pool)
-            .await
-            .map_err(|e| StoreError::from_unique(e, sql::user_conflict))
-    }
-
-    async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
-        let q = format!("select {} from users where id = $1", sql::USER_COLUMNS);
-        Ok(sqlx::query_as::<_, UserRow>(&q)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn ledger_sum(&self, user: UserId) -> Result<Credits, StoreError> {
-        let sum: i64 = sqlx::query_scalar(sql::LEDGER_SUM)
-            .bind(user.0)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Credits(sum))
-    }
-
-    async fn list_transactions(
-        &self,
-        user: UserId,
-        before_id: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<TransactionRow>, StoreError> {
-        Ok(sqlx::query_as::<_, TransactionRow>(sql::TX_PAGE)
-            .bind(user.0)
-            .bind(before_id.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(&self.pool)
             .await?)
     }
 
@@ -116,11 +62,10 @@ impl Store for PgStore {
         // Lock the user's row first: concurrent posts for this user queue here, and each then sees
         // every entry committed before it (READ COMMITTED takes a fresh snapshot per statement).
         let mut tx = self.pool.begin().await?;
-        let balance: Option<i64> =
-            sqlx::query_scalar("select credits_balance from users where id = $1 for update")
-                .bind(e.user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let balance: Option<i64> = sqlx::query_scalar("select credits_balance from users where id = $1 for update")
+            .bind(e.user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(balance) = balance else {
             return Err(StoreError::NotFound("user"));
         };
@@ -186,24 +131,6 @@ impl Store for PgStore {
             .bind(include_archived)
             .fetch_all(&self.pool)
             .await?)
-    }
-
-    async fn record_webhook_event(&self, e: &NewWebhookEvent) -> Result<Recorded, StoreError> {
-        let done = sqlx::query(
-            "insert into webhook_events (id, event_type, received_at, payload) values ($1, $2, $3, $4) \
-             on conflict (id) do nothing",
-        )
-        .bind(&e.id)
-        .bind(&e.event_type)
-        .bind(e.received_at)
-        .bind(&e.payload)
-        .execute(&self.pool)
-        .await?;
-        Ok(if done.rows_affected() == 1 {
-            Recorded::Inserted
-        } else {
-            Recorded::Duplicate
-        })
     }
 
     async fn close(&self) {

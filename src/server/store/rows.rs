@@ -73,9 +73,7 @@ impl TransactionRow {
             balance_after: self.balance_after(),
             reason: self.reason.clone(),
             order_id: self.order_id.map(OrderId),
-            created_at: self
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            created_at: self.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
 }
@@ -117,4 +115,24 @@ pub struct PlanRow {
     pub sort_order: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ApiKeyRow {
+    pub id: i64,
+    pub name: String,
+    pub key_hash: String,
+    pub key_prefix: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    pub key_hash: String,
+    pub key_prefix: String,
+    pub created_by: String,
 }

@@ -4,11 +4,13 @@
 pub const USER_COLUMNS: &str =
     "id, email, password_hash, role, external_id, name, credits_balance, created_at, updated_at";
 
-pub const INSERT_USER: &str = "insert into users (email, password_hash, role, external_id, name, credits_balance, created_at, updated_at) \
+pub const INSERT_USER: &str =
+    "insert into users (email, password_hash, role, external_id, name, credits_balance, created_at, updated_at) \
      values ($1, $2, $3, $4, $5, 0, $6, $6) \
      returning id, email, password_hash, role, external_id, name, credits_balance, created_at, updated_at";
 
-pub const TX_BY_SOURCE: &str = "select id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at \
+pub const TX_BY_SOURCE: &str =
+    "select id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at \
      from credit_transactions where kind = $1 and source_kind = $2 and source_id = $3";
 
 pub const INSERT_TX: &str = "insert into credit_transactions \
@@ -17,14 +19,14 @@ pub const INSERT_TX: &str = "insert into credit_transactions \
      on conflict (kind, source_kind, source_id) do nothing \
      returning id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at";
 
-pub const SET_BALANCE: &str =
-    "update users set credits_balance = $1, updated_at = $2 where id = $3";
+pub const SET_BALANCE: &str = "update users set credits_balance = $1, updated_at = $2 where id = $3";
 
 pub const LEDGER_SUM: &str =
     "select cast(coalesce(sum(amount), 0) as bigint) from credit_transactions where user_id = $1";
 
 /// Newest first; `$2` is the id to page below (keyset pagination: stable under inserts).
-pub const TX_PAGE: &str = "select id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at \
+pub const TX_PAGE: &str =
+    "select id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at \
      from credit_transactions where user_id = $1 and id < $2 order by id desc limit $3";
 
 pub const PLAN_COLUMNS: &str =
@@ -40,3 +42,5 @@ pub fn user_conflict(detail: &str) -> String {
         detail.into()
     }
 }
+
+pub const API_KEY_COLUMNS: &str = "id, name, key_hash, key_prefix, created_by, created_at, last_used_at, revoked_at";

@@ -7,16 +7,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous as SqlxSync,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous as SqlxSync};
 use sqlx::SqlitePool;
 
 use chrono::Utc;
 
+use super::queries::impl_queries;
+use super::rows::{ApiKeyRow, NewApiKey};
 use super::{
-    sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome,
-    Recorded, Store, StoreError, TransactionRow, UserRow,
+    sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
+    StoreError, TransactionRow, UserRow,
 };
 use crate::model::{Credits, UserId};
 
@@ -66,9 +66,8 @@ impl SqliteStore {
         // Create the folder of the database file (e.g. data/) so the default works out of the box.
         if let Some(parent) = Path::new(options.get_filename()).parent() {
             if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    StoreError::Config(format!("cannot create {}: {e}", parent.display()))
-                })?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", parent.display())))?;
             }
         }
         let pool = SqlitePoolOptions::new()
@@ -87,6 +86,8 @@ impl SqliteStore {
     }
 }
 
+impl_queries!(SqliteStore);
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> Backend {
@@ -98,67 +99,9 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("select 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn schema_version(&self) -> Result<i64, StoreError> {
-        let v: Option<i64> =
-            sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(v.unwrap_or(0))
-    }
-
     async fn count_active_plans(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("select count(*) from whop_plans where active = 1")
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
-    async fn create_user(&self, user: &NewUser) -> Result<UserRow, StoreError> {
-        sqlx::query_as::<_, UserRow>(sql::INSERT_USER)
-            .bind(&user.email)
-            .bind(&user.password_hash)
-            .bind(&user.role)
-            .bind(&user.external_id)
-            .bind(&user.name)
-            .bind(Utc::now())
+        Ok(sqlx::query_scalar("select count(*) from whop_plans where active = 1")
             .fetch_one(&self.pool)
-            .await
-            .map_err(|e| StoreError::from_unique(e, sql::user_conflict))
-    }
-
-    async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
-        let q = format!("select {} from users where id = $1", sql::USER_COLUMNS);
-        Ok(sqlx::query_as::<_, UserRow>(&q)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn ledger_sum(&self, user: UserId) -> Result<Credits, StoreError> {
-        let sum: i64 = sqlx::query_scalar(sql::LEDGER_SUM)
-            .bind(user.0)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Credits(sum))
-    }
-
-    async fn list_transactions(
-        &self,
-        user: UserId,
-        before_id: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<TransactionRow>, StoreError> {
-        Ok(sqlx::query_as::<_, TransactionRow>(sql::TX_PAGE)
-            .bind(user.0)
-            .bind(before_id.unwrap_or(i64::MAX))
-            .bind(limit)
-            .fetch_all(&self.pool)
             .await?)
     }
 
@@ -167,11 +110,10 @@ impl Store for SqliteStore {
         // change before our update (concurrent writers wait on busy_timeout instead).
         let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let balance: Option<i64> =
-            sqlx::query_scalar("select credits_balance from users where id = $1")
-                .bind(e.user_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let balance: Option<i64> = sqlx::query_scalar("select credits_balance from users where id = $1")
+            .bind(e.user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(balance) = balance else {
             return Err(StoreError::NotFound("user"));
         };
@@ -237,24 +179,6 @@ impl Store for SqliteStore {
             .bind(include_archived)
             .fetch_all(&self.pool)
             .await?)
-    }
-
-    async fn record_webhook_event(&self, e: &NewWebhookEvent) -> Result<Recorded, StoreError> {
-        let done = sqlx::query(
-            "insert into webhook_events (id, event_type, received_at, payload) values ($1, $2, $3, $4) \
-             on conflict (id) do nothing",
-        )
-        .bind(&e.id)
-        .bind(&e.event_type)
-        .bind(e.received_at)
-        .bind(&e.payload)
-        .execute(&self.pool)
-        .await?;
-        Ok(if done.rows_affected() == 1 {
-            Recorded::Inserted
-        } else {
-            Recorded::Duplicate
-        })
     }
 
     async fn close(&self) {

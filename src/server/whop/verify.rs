@@ -66,10 +66,7 @@ pub fn verify(
         .filter(|s| !s.is_empty())
         .ok_or(VerifyError::MissingHeader("webhook-signature"))?;
 
-    let timestamp: i64 = ts_raw
-        .trim()
-        .parse()
-        .map_err(|_| VerifyError::BadTimestamp)?;
+    let timestamp: i64 = ts_raw.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
     if (now_unix - timestamp).abs() > TOLERANCE_SECS {
         return Err(VerifyError::TimestampOutOfTolerance);
     }
@@ -104,8 +101,7 @@ pub fn sign(secret: &SecretString, id: &str, timestamp: i64, body: &[u8]) -> Str
 }
 
 fn keyed(secret: &SecretString, id: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes())
-        .expect("HMAC takes keys of any length");
+    let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes()).expect("HMAC takes keys of any length");
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.as_bytes());
@@ -147,48 +143,22 @@ mod tests {
         let body = br#"{"type":"payment.succeeded"}"#;
         let sig = sign(&s, "msg_1", NOW, body);
         let ts = NOW.to_string();
-        assert!(verify(
-            headers("msg_1", &ts, &sig),
-            body,
-            std::slice::from_ref(&s),
-            NOW
-        )
-        .is_ok());
+        assert!(verify(headers("msg_1", &ts, &sig), body, std::slice::from_ref(&s), NOW).is_ok());
         assert_eq!(
-            verify(
-                headers("msg_1", &ts, &sig),
-                b"{}",
-                std::slice::from_ref(&s),
-                NOW
-            ),
+            verify(headers("msg_1", &ts, &sig), b"{}", std::slice::from_ref(&s), NOW),
             Err(VerifyError::NoMatchingSignature)
         );
         assert_eq!(
-            verify(
-                headers("msg_1", &ts, &sig),
-                body,
-                std::slice::from_ref(&s),
-                NOW + 301
-            ),
+            verify(headers("msg_1", &ts, &sig), body, std::slice::from_ref(&s), NOW + 301),
             Err(VerifyError::TimestampOutOfTolerance)
         );
         assert_eq!(
-            verify(
-                headers("msg_1", &ts, "v1,"),
-                body,
-                std::slice::from_ref(&s),
-                NOW
-            ),
+            verify(headers("msg_1", &ts, "v1,"), body, std::slice::from_ref(&s), NOW),
             Err(VerifyError::NoMatchingSignature)
         );
         let truncated = &sig[..sig.len() - 8];
         assert_eq!(
-            verify(
-                headers("msg_1", &ts, truncated),
-                body,
-                std::slice::from_ref(&s),
-                NOW
-            ),
+            verify(headers("msg_1", &ts, truncated), body, std::slice::from_ref(&s), NOW),
             Err(VerifyError::NoMatchingSignature)
         );
         assert_eq!(

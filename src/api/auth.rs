@@ -1,0 +1,109 @@
+//! Signing up, in and out, and who is signed in.
+
+use leptos::prelude::*;
+
+use crate::model::{AppError, Viewer};
+
+/// Creates an account, signs it in and goes to `next` (or the account page).
+#[server(endpoint = "sign_up")]
+pub async fn sign_up(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use crate::server::fn_ctx::*;
+    use crate::server::http::session_cookie;
+    use crate::server::service::{auth, rate_limit};
+
+    let state = state()?;
+    let headers = headers().await;
+    let ip = client_address(&state, &headers).await;
+    let store = state.store.as_ref();
+    rate_limit::hit(store, &format!("signup:ip:{ip}"), rate_limit::SIGNUP_PER_IP)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    rate_limit::hit(
+        store,
+        &format!("signup:email:{}", email.trim().to_lowercase()),
+        rate_limit::SIGNUP_PER_EMAIL,
+    )
+    .await
+    .map_err(|e| fail(e.into()))?;
+    let ua = headers.get("user-agent").and_then(|v| v.to_str().ok());
+    let (_, session) = auth::sign_up(store, &email, password.into(), ua)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    use secrecy::ExposeSecret;
+    set_cookie(session_cookie::set_cookie(
+        session.token.expose_secret(),
+        session.expires_at,
+        secure_cookies(&state, &headers),
+    ));
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Signs in (ending this browser's previous session) and goes to `next`.
+#[server(endpoint = "log_in")]
+pub async fn log_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use crate::server::fn_ctx::*;
+    use crate::server::http::session_cookie;
+    use crate::server::service::{auth, rate_limit};
+    use secrecy::ExposeSecret;
+
+    let state = state()?;
+    let headers = headers().await;
+    let ip = client_address(&state, &headers).await;
+    let store = state.store.as_ref();
+    rate_limit::hit(store, &format!("login:ip:{ip}"), rate_limit::LOGIN_PER_IP)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    rate_limit::hit(
+        store,
+        &format!("login:email:{}", email.trim().to_lowercase()),
+        rate_limit::LOGIN_PER_EMAIL,
+    )
+    .await
+    .map_err(|e| fail(e.into()))?;
+    let previous = session_cookie::session_token(&headers);
+    let ua = headers.get("user-agent").and_then(|v| v.to_str().ok());
+    let (_, session) = auth::log_in(store, &email, password.into(), previous.as_deref(), ua)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    set_cookie(session_cookie::set_cookie(
+        session.token.expose_secret(),
+        session.expires_at,
+        secure_cookies(&state, &headers),
+    ));
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Ends the session and goes home.
+#[server(endpoint = "log_out")]
+pub async fn log_out() -> Result<(), AppError> {
+    use crate::server::fn_ctx::*;
+    use crate::server::http::session_cookie;
+    use crate::server::service::auth;
+
+    let state = state()?;
+    let headers = headers().await;
+    if let Some(token) = session_cookie::session_token(&headers) {
+        auth::log_out(state.store.as_ref(), &token)
+            .await
+            .map_err(|e| fail(e.into()))?;
+    }
+    set_cookie(session_cookie::clear_cookie(secure_cookies(&state, &headers)));
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+/// Who is signed in, if anyone.
+#[server(endpoint = "get_viewer")]
+pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
+    use crate::model::Role;
+    use crate::server::fn_ctx::*;
+
+    let state = state()?;
+    let headers = headers().await;
+    Ok(viewer(&state, &headers).await?.map(|u| Viewer {
+        email: u.email,
+        role: Role::parse(&u.role),
+    }))
+}

@@ -1,0 +1,115 @@
+//! What server functions share: the app state, the request's headers and client address, the
+//! signed-in user, and answering errors with the right HTTP status.
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+
+use crate::model::AppError;
+use crate::server::http::{client_ip, session_cookie};
+use crate::server::service::auth;
+use crate::server::state::AppState;
+use crate::server::store::UserRow;
+
+pub fn state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the server function context");
+        AppError::Internal
+    })
+}
+
+pub async fn headers() -> HeaderMap {
+    leptos_axum::extract::<HeaderMap>().await.unwrap_or_default()
+}
+
+pub async fn client_address(state: &AppState, headers: &HeaderMap) -> String {
+    let peer = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+        .await
+        .ok()
+        .map(|c| c.0);
+    client_ip::client_ip(headers, peer, state.web.trust_proxy)
+}
+
+/// Sets the response status that matches the error, and passes the error on.
+pub fn fail(e: AppError) -> AppError {
+    let status = match &e {
+        AppError::Unauthorized | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden => StatusCode::FORBIDDEN,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::Invalid(_) => StatusCode::BAD_REQUEST,
+        AppError::Conflict(_) => StatusCode::CONFLICT,
+        AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if let Some(resp) = use_context::<ResponseOptions>() {
+        resp.set_status(status);
+    }
+    e
+}
+
+/// The signed-in user, if the request carries a live session.
+pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<UserRow>, AppError> {
+    match session_cookie::session_token(headers) {
+        None => Ok(None),
+        Some(token) => auth::session_user(state.store.as_ref(), &token)
+            .await
+            .map_err(|e| fail(e.into())),
+    }
+}
+
+/// The signed-in user, or 401.
+pub async fn require_user() -> Result<(AppState, UserRow), AppError> {
+    let state = state()?;
+    let headers = headers().await;
+    match viewer(&state, &headers).await? {
+        Some(user) => Ok((state, user)),
+        None => Err(fail(AppError::Unauthorized)),
+    }
+}
+
+/// The signed-in admin, or 401 (signed out) / 403 (not an admin).
+pub async fn require_admin() -> Result<(AppState, UserRow), AppError> {
+    let (state, user) = require_user().await?;
+    if user.role == "admin" {
+        Ok((state, user))
+    } else {
+        Err(fail(AppError::Forbidden))
+    }
+}
+
+/// Whether cookies set on this response must be Secure.
+pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
+    state.web.secure_cookies || session_cookie::is_https(headers)
+}
+
+pub fn set_cookie(value: HeaderValue) {
+    if let Some(resp) = use_context::<ResponseOptions>() {
+        resp.append_header(header::SET_COOKIE, value);
+    }
+}
+
+/// A same-site path to return to after signing in; anything else falls back to `/account`.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 500 => n.to_string(),
+        _ => "/account".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_site() {
+        assert_eq!(safe_next(Some("/admin")), "/admin");
+        assert_eq!(safe_next(Some("//evil.example")), "/account");
+        assert_eq!(safe_next(Some("https://evil.example")), "/account");
+        assert_eq!(safe_next(Some("/\\evil")), "/account");
+        assert_eq!(safe_next(None), "/account");
+    }
+}

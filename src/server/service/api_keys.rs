@@ -1,0 +1,70 @@
+//! API keys for the host app. A key is 32 random bytes shown once at creation; the database keeps
+//! its SHA-256 (keys are random, so a fast hash is enough) and a short prefix to recognise it.
+
+use chrono::Utc;
+
+use crate::model::ApiKeyView;
+use crate::server::service::auth::{random_token, token_hash};
+use crate::server::store::{ApiKeyRow, NewApiKey, Store, StoreError};
+
+pub const KEY_PREFIX: &str = "ak_";
+pub const MAX_NAME_CHARS: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiKeyError {
+    #[error("Give the key a name of 1 to {MAX_NAME_CHARS} characters.")]
+    InvalidName,
+    #[error("API key not found or already revoked.")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Creates a key; returns the secret (to show once) and its row.
+pub async fn create(store: &dyn Store, name: &str, created_by: &str) -> Result<(String, ApiKeyRow), ApiKeyError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiKeyError::InvalidName);
+    }
+    let key = format!("{KEY_PREFIX}{}", random_token());
+    let row = store
+        .create_api_key(&NewApiKey {
+            name: name.to_string(),
+            key_hash: token_hash(&key),
+            key_prefix: key[..KEY_PREFIX.len() + 8].to_string(),
+            created_by: created_by.to_string(),
+        })
+        .await?;
+    tracing::info!(key_id = row.id, created_by, "API key created");
+    Ok((key, row))
+}
+
+pub async fn revoke(store: &dyn Store, id: i64) -> Result<(), ApiKeyError> {
+    if store.revoke_api_key(id, Utc::now()).await? {
+        tracing::info!(key_id = id, "API key revoked");
+        Ok(())
+    } else {
+        Err(ApiKeyError::NotFound)
+    }
+}
+
+/// The live key a bearer token names, if any.
+pub async fn authenticate(store: &dyn Store, bearer: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+    if !bearer.starts_with(KEY_PREFIX) || bearer.len() > 200 {
+        return Ok(None);
+    }
+    store.use_api_key(&token_hash(bearer), Utc::now()).await
+}
+
+pub fn view(row: &ApiKeyRow) -> ApiKeyView {
+    let ts = |t: &chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    ApiKeyView {
+        id: row.id,
+        name: row.name.clone(),
+        prefix: row.key_prefix.clone(),
+        created_by: row.created_by.clone(),
+        created_at: ts(&row.created_at),
+        last_used_at: row.last_used_at.as_ref().map(ts),
+        revoked_at: row.revoked_at.as_ref().map(ts),
+    }
+}

@@ -1,0 +1,251 @@
+//! Accounts: sign-up, log-in, sessions. Passwords are hashed with argon2id on the blocking pool
+//! (never on the async threads); sessions live in the database so every app instance shares them,
+//! and the cookie carries a random token whose SHA-256 is all the database keeps.
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+use crate::model::UserId;
+use crate::server::store::{NewUser, Store, StoreError, UserRow};
+
+pub const MIN_PASSWORD_CHARS: usize = 10;
+pub const MAX_PASSWORD_CHARS: usize = 256;
+pub const SESSION_DAYS: i64 = 30;
+pub const SESSION_COOKIE: &str = "atlas_session";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("Enter a valid email address.")]
+    InvalidEmail,
+    #[error("Use a password of at least {MIN_PASSWORD_CHARS} characters.")]
+    PasswordTooShort,
+    #[error("Use a password of at most {MAX_PASSWORD_CHARS} characters.")]
+    PasswordTooLong,
+    #[error("An account with this email already exists. Log in instead.")]
+    EmailTaken,
+    /// The same answer for an unknown email and a wrong password.
+    #[error("Email or password is incorrect.")]
+    InvalidCredentials,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+/// Trims and checks an email address; keeps its case (comparisons ignore case).
+pub fn parse_email(raw: &str) -> Result<String, AuthError> {
+    let email = raw.trim();
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            }
+            None => false,
+        };
+    if valid {
+        Ok(email.to_string())
+    } else {
+        Err(AuthError::InvalidEmail)
+    }
+}
+
+pub fn check_password_rules(password: &str) -> Result<(), AuthError> {
+    let n = password.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        Err(AuthError::PasswordTooShort)
+    } else if n > MAX_PASSWORD_CHARS {
+        Err(AuthError::PasswordTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// argon2id with the crate's default (OWASP-recommended) parameters, off the async threads.
+pub async fn hash_password(password: SecretString) -> Result<String, AuthError> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default()
+            .hash_password(password.expose_secret().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AuthError::Hashing(e.to_string()))
+    })
+    .await
+    .map_err(|e| AuthError::Hashing(e.to_string()))?
+}
+
+/// Checks a password against a stored hash, off the async threads. Without a hash (unknown
+/// email, or a user who cannot sign in) it still does the work of a check, so the answer takes
+/// as long either way.
+async fn verify_password(password: SecretString, hash: Option<String>) -> bool {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| dummy_hash().to_string());
+        let Ok(parsed) = PasswordHash::new(&hash) else {
+            return false;
+        };
+        let ok = argon2::Argon2::default()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok();
+        ok && known
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash of a random password nobody knows, made once, to spend equal time on unknown emails.
+fn dummy_hash() -> &'static str {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default()
+            .hash_password(random_token().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// A freshly issued session: the token goes into the cookie, once.
+pub struct NewSession {
+    pub token: SecretString,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// 32 random bytes, hex: for session tokens and API keys.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).expect("the OS random source is available");
+    hex::encode(bytes)
+}
+
+async fn start_session(store: &dyn Store, user: UserId, user_agent: Option<&str>) -> Result<NewSession, AuthError> {
+    let token = random_token();
+    let expires_at = Utc::now() + Duration::days(SESSION_DAYS);
+    let ua = user_agent.map(|s| s.chars().take(300).collect::<String>());
+    store
+        .create_session(&token_hash(&token), user, expires_at, ua.as_deref())
+        .await?;
+    Ok(NewSession {
+        token: SecretString::from(token),
+        expires_at,
+    })
+}
+
+pub async fn sign_up(
+    store: &dyn Store,
+    email: &str,
+    password: SecretString,
+    user_agent: Option<&str>,
+) -> Result<(UserRow, NewSession), AuthError> {
+    let email = parse_email(email)?;
+    check_password_rules(password.expose_secret())?;
+    let hash = hash_password(password).await?;
+    let user = store
+        .create_user(&NewUser {
+            email,
+            password_hash: Some(hash),
+            role: "user".into(),
+            external_id: None,
+            name: None,
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(ref what) if what == "email" => AuthError::EmailTaken,
+            e => AuthError::Store(e),
+        })?;
+    let session = start_session(store, user.user_id(), user_agent).await?;
+    tracing::info!(user = user.id, "account created");
+    Ok((user, session))
+}
+
+/// Logs in; `previous_token` (the browser's old session, if any) is ended so each login rotates.
+pub async fn log_in(
+    store: &dyn Store,
+    email: &str,
+    password: SecretString,
+    previous_token: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<(UserRow, NewSession), AuthError> {
+    let user = store.user_by_email(email.trim()).await?;
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+    if !verify_password(password, hash).await {
+        return Err(AuthError::InvalidCredentials);
+    }
+    let user = user.ok_or(AuthError::InvalidCredentials)?;
+    if let Some(old) = previous_token {
+        store.delete_session(&token_hash(old)).await?;
+    }
+    let session = start_session(store, user.user_id(), user_agent).await?;
+    tracing::info!(user = user.id, "logged in");
+    Ok((user, session))
+}
+
+pub async fn session_user(store: &dyn Store, token: &str) -> Result<Option<UserRow>, StoreError> {
+    store.session_user(&token_hash(token), Utc::now()).await
+}
+
+pub async fn log_out(store: &dyn Store, token: &str) -> Result<(), StoreError> {
+    store.delete_session(&token_hash(token)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(parse_email("  Ann@Example.com ").unwrap(), "Ann@Example.com");
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "a b@x.com",
+            "a@b",
+            "a@@b.com",
+            "a@.com",
+            "a@com.",
+        ] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn password_rules() {
+        assert!(check_password_rules("short").is_err());
+        assert!(check_password_rules("long enough pw").is_ok());
+        assert!(check_password_rules(&"x".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_dummy_never_matches() {
+        let h = hash_password(SecretString::from("correct horse".to_string()))
+            .await
+            .unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(SecretString::from("correct horse".to_string()), Some(h.clone())).await);
+        assert!(!verify_password(SecretString::from("wrong horse!".to_string()), Some(h)).await);
+        assert!(!verify_password(SecretString::from("anything at all".to_string()), None).await);
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+}

@@ -1,0 +1,263 @@
+//! The part of the store whose SQL is the same on both backends. The trait is implemented once,
+//! by `impl_queries!`, for each backend's store type (both have a `pool` field; sqlx's query API
+//! is the same over either pool), so the SQL text lives in one place. Backend-specific work
+//! (locking in `post_entry`, booleans) stays in sqlite.rs and postgres.rs.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::rows::{ApiKeyRow, NewApiKey, NewUser, UserRow};
+use super::{NewWebhookEvent, Recorded, StoreError, TransactionRow};
+use crate::model::{Credits, UserId};
+
+#[async_trait]
+pub trait Queries: Send + Sync {
+    /// A round trip to the database (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// The highest applied migration version (0 before any).
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+
+    /// Creates a user with a zero balance. A taken email (any case) or external id is a `Conflict`.
+    async fn create_user(&self, user: &NewUser) -> Result<UserRow, StoreError>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError>;
+    /// Case-insensitive.
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError>;
+    async fn user_by_external_id(&self, external_id: &str) -> Result<Option<UserRow>, StoreError>;
+    /// Sets email and name of the user with this external id. None when there is no such user.
+    async fn update_external_user(
+        &self,
+        external_id: &str,
+        email: &str,
+        name: Option<&str>,
+    ) -> Result<Option<UserRow>, StoreError>;
+    /// Sets role and password hash (create-admin).
+    async fn set_user_credentials(&self, id: UserId, role: &str, password_hash: &str) -> Result<(), StoreError>;
+
+    /// The sum of the user's ledger rows (the balance must always equal it).
+    async fn ledger_sum(&self, user: UserId) -> Result<Credits, StoreError>;
+    /// The user's ledger rows, newest first, below `before_id` (keyset pagination).
+    async fn list_transactions(
+        &self,
+        user: UserId,
+        before_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<TransactionRow>, StoreError>;
+
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        expires_at: DateTime<Utc>,
+        user_agent: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// The user of an unexpired session.
+    async fn session_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserRow>, StoreError>;
+    async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Removes expired sessions; returns how many.
+    async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRow, StoreError>;
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError>;
+    /// False when the key does not exist or was revoked already.
+    async fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// The unrevoked key with this hash; records its use.
+    async fn use_api_key(&self, key_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiKeyRow>, StoreError>;
+
+    /// Counts one hit in a fixed window; returns the hits in the current window including this one.
+    async fn rate_limit_hit(&self, bucket: &str, now_unix: i64, window_secs: i64) -> Result<i64, StoreError>;
+
+    /// Stores a verified webhook delivery under its `webhook-id`; a repeat reports `Duplicate`.
+    async fn record_webhook_event(&self, event: &NewWebhookEvent) -> Result<Recorded, StoreError>;
+}
+
+macro_rules! impl_queries {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::server::store::queries::Queries for $store {
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query("select 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn schema_version(&self) -> Result<i64, StoreError> {
+                let v: Option<i64> = sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(v.unwrap_or(0))
+            }
+
+            async fn create_user(&self, user: &NewUser) -> Result<UserRow, StoreError> {
+                sqlx::query_as::<_, UserRow>(sql::INSERT_USER)
+                    .bind(&user.email)
+                    .bind(&user.password_hash)
+                    .bind(&user.role)
+                    .bind(&user.external_id)
+                    .bind(&user.name)
+                    .bind(chrono::Utc::now())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::from_unique(e, sql::user_conflict))
+            }
+
+            async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
+                let q = format!("select {} from users where id = $1", sql::USER_COLUMNS);
+                Ok(sqlx::query_as::<_, UserRow>(&q).bind(id.0).fetch_optional(&self.pool).await?)
+            }
+
+            async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError> {
+                let q = format!("select {} from users where lower(email) = lower($1)", sql::USER_COLUMNS);
+                Ok(sqlx::query_as::<_, UserRow>(&q).bind(email).fetch_optional(&self.pool).await?)
+            }
+
+            async fn user_by_external_id(&self, external_id: &str) -> Result<Option<UserRow>, StoreError> {
+                let q = format!("select {} from users where external_id = $1", sql::USER_COLUMNS);
+                Ok(sqlx::query_as::<_, UserRow>(&q).bind(external_id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn update_external_user(&self, external_id: &str, email: &str, name: Option<&str>) -> Result<Option<UserRow>, StoreError> {
+                let q = format!(
+                    "update users set email = $1, name = $2, updated_at = $3 where external_id = $4 returning {}",
+                    sql::USER_COLUMNS
+                );
+                sqlx::query_as::<_, UserRow>(&q)
+                    .bind(email)
+                    .bind(name)
+                    .bind(chrono::Utc::now())
+                    .bind(external_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::from_unique(e, sql::user_conflict))
+            }
+
+            async fn set_user_credentials(&self, id: UserId, role: &str, password_hash: &str) -> Result<(), StoreError> {
+                sqlx::query("update users set role = $1, password_hash = $2, updated_at = $3 where id = $4")
+                    .bind(role)
+                    .bind(password_hash)
+                    .bind(chrono::Utc::now())
+                    .bind(id.0)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn ledger_sum(&self, user: UserId) -> Result<Credits, StoreError> {
+                let sum: i64 = sqlx::query_scalar(sql::LEDGER_SUM).bind(user.0).fetch_one(&self.pool).await?;
+                Ok(Credits(sum))
+            }
+
+            async fn list_transactions(&self, user: UserId, before_id: Option<i64>, limit: i64) -> Result<Vec<TransactionRow>, StoreError> {
+                Ok(sqlx::query_as::<_, TransactionRow>(sql::TX_PAGE)
+                    .bind(user.0)
+                    .bind(before_id.unwrap_or(i64::MAX))
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn create_session(
+                &self,
+                token_hash: &str,
+                user: UserId,
+                expires_at: chrono::DateTime<chrono::Utc>,
+                user_agent: Option<&str>,
+            ) -> Result<(), StoreError> {
+                sqlx::query("insert into sessions (token_hash, user_id, created_at, expires_at, user_agent) values ($1, $2, $3, $4, $5)")
+                    .bind(token_hash)
+                    .bind(user.0)
+                    .bind(chrono::Utc::now())
+                    .bind(expires_at)
+                    .bind(user_agent)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn session_user(&self, token_hash: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Option<UserRow>, StoreError> {
+                let q = format!(
+                    "select {} from users where id = (select user_id from sessions where token_hash = $1 and expires_at > $2)",
+                    sql::USER_COLUMNS
+                );
+                Ok(sqlx::query_as::<_, UserRow>(&q).bind(token_hash).bind(now).fetch_optional(&self.pool).await?)
+            }
+
+            async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+                sqlx::query("delete from sessions where token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn delete_expired_sessions(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError> {
+                let done = sqlx::query("delete from sessions where expires_at <= $1").bind(now).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRow, StoreError> {
+                let q = format!(
+                    "insert into api_keys (name, key_hash, key_prefix, created_by, created_at) values ($1, $2, $3, $4, $5) returning {}",
+                    sql::API_KEY_COLUMNS
+                );
+                Ok(sqlx::query_as::<_, ApiKeyRow>(&q)
+                    .bind(&key.name)
+                    .bind(&key.key_hash)
+                    .bind(&key.key_prefix)
+                    .bind(&key.created_by)
+                    .bind(chrono::Utc::now())
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
+                let q = format!("select {} from api_keys order by id desc", sql::API_KEY_COLUMNS);
+                Ok(sqlx::query_as::<_, ApiKeyRow>(&q).fetch_all(&self.pool).await?)
+            }
+
+            async fn revoke_api_key(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> Result<bool, StoreError> {
+                let done = sqlx::query("update api_keys set revoked_at = $1 where id = $2 and revoked_at is null")
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn use_api_key(&self, key_hash: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Option<ApiKeyRow>, StoreError> {
+                let q = format!(
+                    "update api_keys set last_used_at = $1 where key_hash = $2 and revoked_at is null returning {}",
+                    sql::API_KEY_COLUMNS
+                );
+                Ok(sqlx::query_as::<_, ApiKeyRow>(&q).bind(now).bind(key_hash).fetch_optional(&self.pool).await?)
+            }
+
+            async fn rate_limit_hit(&self, bucket: &str, now_unix: i64, window_secs: i64) -> Result<i64, StoreError> {
+                // One statement, so concurrent hits on several instances count exactly.
+                let hits: i64 = sqlx::query_scalar(
+                    "insert into rate_limits (bucket, window_start, hits) values ($1, $2, 1) \
+                     on conflict (bucket) do update set \
+                       hits = case when rate_limits.window_start <= $2 - $3 then 1 else rate_limits.hits + 1 end, \
+                       window_start = case when rate_limits.window_start <= $2 - $3 then $2 else rate_limits.window_start end \
+                     returning cast(hits as bigint)",
+                )
+                .bind(bucket)
+                .bind(now_unix)
+                .bind(window_secs)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(hits)
+            }
+
+            async fn record_webhook_event(&self, e: &NewWebhookEvent) -> Result<Recorded, StoreError> {
+                let done = sqlx::query(
+                    "insert into webhook_events (id, event_type, received_at, payload) values ($1, $2, $3, $4) \
+                     on conflict (id) do nothing",
+                )
+                .bind(&e.id)
+                .bind(&e.event_type)
+                .bind(e.received_at)
+                .bind(&e.payload)
+                .execute(&self.pool)
+                .await?;
+                Ok(if done.rows_affected() == 1 { Recorded::Inserted } else { Recorded::Duplicate })
+            }
+        }
+    };
+}
+pub(crate) use impl_queries;

@@ -1,0 +1,52 @@
+//! Signing up and in over real HTTP, the way a browser does, for authorization tests.
+#![allow(dead_code)]
+
+use super::TestApp;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A browser-like client: keeps cookies, sends a same-site Origin.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub origin: String,
+}
+
+impl Browser {
+    pub fn new(app: &TestApp) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Browser {
+            client,
+            origin: app.base.clone(),
+        }
+    }
+
+    /// Calls a server function by its endpoint path with form-encoded arguments.
+    pub async fn call(&self, app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(app.url(path))
+            .header("origin", &self.origin)
+            .header("accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn sign_up(app: &TestApp, email: &str) -> Browser {
+        let b = Browser::new(app);
+        let r = b
+            .call(app, "/api/sign_up", &[("email", email), ("password", PASSWORD)])
+            .await;
+        assert!(
+            r.status().is_success() || r.status().is_redirection(),
+            "sign up failed: {} {}",
+            r.status(),
+            r.text().await.unwrap()
+        );
+        b
+    }
+}

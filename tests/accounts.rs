@@ -1,0 +1,419 @@
+#![cfg(feature = "ssr")]
+//! Accounts over real HTTP on both backends: sign-up, log-in, log-out, sessions (cookie
+//! attributes, rotation, expiry), rate limits, cross-site refusal, guarded pages, CSV export.
+
+mod common;
+
+use atlas_credits::model::{Credits, EntryKind};
+use atlas_credits::server::service::auth::token_hash;
+use atlas_credits::server::service::ledger::{self, Actor, LedgerEntry};
+use common::auth::{Browser, PASSWORD};
+use common::{Db, TestApp};
+use serde_json::Value;
+
+both_backends!(
+    sign_up_log_out_log_in,
+    session_cookie_attributes_and_rotation,
+    expired_and_forged_sessions_are_signed_out,
+    sign_up_refuses_bad_input_and_taken_emails,
+    login_is_rate_limited_per_email,
+    cross_site_posts_are_refused,
+    guarded_pages_redirect_or_refuse,
+    csv_export_is_the_users_own_history,
+);
+
+async fn viewer(app: &TestApp, b: &Browser) -> Value {
+    let r = b.call(app, "/api/get_viewer", &[]).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("atlas_session="))
+        .map(str::to_owned)
+}
+
+fn token_of(cookie: &str) -> String {
+    cookie
+        .trim_start_matches("atlas_session=")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+async fn sign_up_log_out_log_in(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let b = Browser::sign_up(&app, "Ann@Example.com").await;
+    assert_eq!(
+        viewer(&app, &b).await,
+        serde_json::json!({ "email": "Ann@Example.com", "role": "user" })
+    );
+
+    let r = b.call(&app, "/api/log_out", &[]).await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert!(
+        session_cookie(&r).unwrap().contains("Max-Age=0"),
+        "logout clears the cookie"
+    );
+    assert_eq!(viewer(&app, &b).await, Value::Null);
+
+    // Wrong password and unknown email get the same answer.
+    let wrong = b
+        .call(
+            &app,
+            "/api/log_in",
+            &[("email", "ann@example.com"), ("password", "not the password")],
+        )
+        .await;
+    assert_eq!(wrong.status(), 401);
+    let wrong_body = wrong.text().await.unwrap();
+    let unknown = b
+        .call(
+            &app,
+            "/api/log_in",
+            &[("email", "nobody@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(unknown.status(), 401);
+    assert_eq!(unknown.text().await.unwrap(), wrong_body);
+    assert!(wrong_body.contains("InvalidCredentials"), "{wrong_body}");
+    assert_eq!(viewer(&app, &b).await, Value::Null);
+
+    // The email matches whatever its case.
+    let ok = b
+        .call(
+            &app,
+            "/api/log_in",
+            &[("email", "ANN@example.COM"), ("password", PASSWORD), ("next", "/admin")],
+        )
+        .await;
+    assert!(ok.status().is_success(), "{}", ok.status());
+    assert_eq!(
+        ok.headers().get("location").unwrap(),
+        "/admin",
+        "goes back where it was sent from"
+    );
+    assert_eq!(viewer(&app, &b).await["email"], "Ann@Example.com");
+
+    // An off-site `next` is ignored.
+    let ok = b
+        .call(
+            &app,
+            "/api/log_in",
+            &[
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+                ("next", "//evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.headers().get("location").unwrap(), "/account");
+}
+
+async fn session_cookie_attributes_and_rotation(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let b = Browser::new(&app);
+    let r = b
+        .call(
+            &app,
+            "/api/sign_up",
+            &[("email", "a@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let cookie = session_cookie(&r).expect("sign-up sets the session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain http: not Secure");
+    let first = token_of(&cookie);
+    assert!(app
+        .db
+        .store
+        .session_user(&token_hash(&first), chrono::Utc::now())
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        app.db
+            .store
+            .session_user(&first, chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_none(),
+        "the database keeps the hash, not the token"
+    );
+
+    // Behind https the cookie is Secure.
+    let r = b
+        .client
+        .post(app.url("/api/log_in"))
+        .header("origin", &b.origin)
+        .header("x-forwarded-proto", "https")
+        .form(&[("email", "a@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let second_cookie = session_cookie(&r).unwrap();
+    assert!(second_cookie.contains("; Secure"), "{second_cookie}");
+
+    // Logging in again ended the browser's previous session (rotation).
+    let second = token_of(&second_cookie);
+    assert_ne!(first, second);
+    assert!(app
+        .db
+        .store
+        .session_user(&token_hash(&first), chrono::Utc::now())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(app
+        .db
+        .store
+        .session_user(&token_hash(&second), chrono::Utc::now())
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn expired_and_forged_sessions_are_signed_out(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let user = common::user(app.db.store.as_ref(), "old@example.com").await;
+    let past = chrono::Utc::now() - chrono::Duration::minutes(1);
+    app.db
+        .store
+        .create_session(&token_hash("expired-token"), user.user_id(), past, None)
+        .await
+        .unwrap();
+    for token in ["expired-token", "forged-token", ""] {
+        let r = app
+            .client
+            .post(app.url("/api/get_account"))
+            .header("cookie", format!("atlas_session={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "token {token:?}");
+    }
+    assert_eq!(
+        app.db.store.delete_expired_sessions(chrono::Utc::now()).await.unwrap(),
+        1
+    );
+}
+
+async fn sign_up_refuses_bad_input_and_taken_emails(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let b = Browser::new(&app);
+    let short = b
+        .call(
+            &app,
+            "/api/sign_up",
+            &[("email", "a@example.com"), ("password", "short")],
+        )
+        .await;
+    assert_eq!(short.status(), 400);
+    assert!(short.text().await.unwrap().contains("at least 10 characters"));
+    let bad_email = b
+        .call(
+            &app,
+            "/api/sign_up",
+            &[("email", "not-an-email"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(bad_email.status(), 400);
+    assert!(
+        app.db.store.user_by_email("a@example.com").await.unwrap().is_none(),
+        "nothing was created"
+    );
+
+    Browser::sign_up(&app, "a@example.com").await;
+    let taken = b
+        .call(
+            &app,
+            "/api/sign_up",
+            &[("email", "A@EXAMPLE.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(taken.status(), 409);
+    assert!(taken.text().await.unwrap().contains("already exists"));
+    let hash = app
+        .db
+        .store
+        .user_by_email("a@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+}
+
+async fn login_is_rate_limited_per_email(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    Browser::sign_up(&app, "target@example.com").await;
+    let b = Browser::new(&app);
+    for i in 0..10 {
+        let r = b
+            .call(
+                &app,
+                "/api/log_in",
+                &[("email", "target@example.com"), ("password", "wrong password!")],
+            )
+            .await;
+        assert_eq!(r.status(), 401, "attempt {i}");
+    }
+    let r = b
+        .call(
+            &app,
+            "/api/log_in",
+            &[("email", "Target@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 429, "even the right password waits once the limit is hit");
+    assert!(session_cookie(&r).is_none());
+    assert!(r.text().await.unwrap().contains("Too many attempts"));
+    // Other accounts are not locked by it.
+    Browser::sign_up(&app, "other@example.com").await;
+    let r = b
+        .call(
+            &app,
+            "/api/log_in",
+            &[("email", "other@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert!(r.status().is_success());
+}
+
+async fn cross_site_posts_are_refused(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let b = Browser::sign_up(&app, "a@example.com").await;
+    for (header, value) in [
+        ("origin", "http://evil.example"),
+        ("referer", "http://evil.example/page"),
+        ("origin", "null"),
+    ] {
+        let r = b
+            .client
+            .post(app.url("/api/log_out"))
+            .header(header, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{header}: {value}");
+    }
+    assert_eq!(
+        viewer(&app, &b).await["email"],
+        "a@example.com",
+        "the refused logout did nothing"
+    );
+    let r = app
+        .client
+        .post(app.url("/api/sign_up"))
+        .header("origin", "http://evil.example")
+        .form(&[("email", "x@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(app.db.store.user_by_email("x@example.com").await.unwrap().is_none());
+}
+
+async fn make_admin(app: &TestApp, email: &str) {
+    let u = app.db.store.user_by_email(email).await.unwrap().unwrap();
+    app.db
+        .store
+        .set_user_credentials(u.user_id(), "admin", u.password_hash.as_deref().unwrap())
+        .await
+        .unwrap();
+}
+
+async fn guarded_pages_redirect_or_refuse(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    for (path, next) in [("/account", "/login?next=/account"), ("/admin", "/login?next=/admin")] {
+        // As a browser asks for a page (a plain form post or link: Accept text/html).
+        let r = app
+            .client
+            .get(app.url(path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{path}");
+        assert_eq!(r.headers().get("location").unwrap(), next);
+    }
+    let user = Browser::sign_up(&app, "u@example.com").await;
+    let r = user.client.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("u@example.com"));
+    let r = user.client.get(app.url("/admin")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("Not allowed"));
+
+    let admin = Browser::sign_up(&app, "boss@example.com").await;
+    make_admin(&app, "boss@example.com").await;
+    let r = admin.client.get(app.url("/admin")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("API keys"));
+}
+
+async fn csv_export_is_the_users_own_history(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let r = app
+        .client
+        .get(app.url("/account/transactions.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    let a = Browser::sign_up(&app, "a@example.com").await;
+    Browser::sign_up(&app, "b@example.com").await;
+    let store = app.db.store.as_ref();
+    let ua = store.user_by_email("a@example.com").await.unwrap().unwrap().user_id();
+    let ub = store.user_by_email("b@example.com").await.unwrap().unwrap().user_id();
+    let grant = |u, n: i64, src: &str, reason: &str| {
+        LedgerEntry::new(u, EntryKind::ManualGrant, Credits(n), "test", src, Actor::System)
+            .unwrap()
+            .with_reason(reason)
+            .unwrap()
+    };
+    ledger::post(store, &grant(ua, 5, "a1", "welcome, friend"))
+        .await
+        .unwrap();
+    ledger::post(store, &grant(ua, 7, "a2", "=HYPERLINK(\"x\")"))
+        .await
+        .unwrap();
+    ledger::post(store, &grant(ub, 999, "b1", "not yours")).await.unwrap();
+
+    let r = a.client.get(app.url("/account/transactions.csv")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(r
+        .headers()
+        .get("content-disposition")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let body = r.text().await.unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "id,created_at,kind,amount,balance_after,reason");
+    assert_eq!(lines.len(), 3, "{body}");
+    assert!(
+        lines[1].contains(",manual_grant,7,12,\"'=HYPERLINK(\"\"x\"\")\""),
+        "{body}"
+    );
+    assert!(lines[2].ends_with(",manual_grant,5,5,\"welcome, friend\""), "{body}");
+    assert!(!body.contains("999"));
+}

@@ -1,0 +1,308 @@
+#![cfg(feature = "ssr")]
+//! The authorization matrix: every server function and every API route, called as anonymous,
+//! as a user, as another user, as an admin, and with a revoked or invalid API key. Each answers
+//! as it must, and no answer carries another person's data.
+
+mod common;
+
+use atlas_credits::model::{Credits, EntryKind};
+use atlas_credits::server::service::api_keys;
+use atlas_credits::server::service::ledger::{self, Actor, LedgerEntry};
+use common::auth::Browser;
+use common::{Db, TestApp};
+use serde_json::Value;
+
+both_backends!(server_functions, api_routes);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    UserA,
+    UserB,
+    Admin,
+    RevokedKey,
+    InvalidKey,
+}
+
+const EVERYONE: [Who; 6] = [
+    Who::Anonymous,
+    Who::UserA,
+    Who::UserB,
+    Who::Admin,
+    Who::RevokedKey,
+    Who::InvalidKey,
+];
+
+struct World {
+    app: TestApp,
+    a: Browser,
+    b: Browser,
+    admin: Browser,
+    anon: Browser,
+    live_key: String,
+    revoked_key: String,
+}
+
+async fn world(db: Db) -> Option<World> {
+    let app = TestApp::spawn(db).await?;
+    let a = Browser::sign_up(&app, "alice@example.com").await;
+    let b = Browser::sign_up(&app, "bob@example.com").await;
+    let admin = Browser::sign_up(&app, "root@example.com").await;
+    let store = app.db.store.as_ref();
+    let root = store.user_by_email("root@example.com").await.unwrap().unwrap();
+    store
+        .set_user_credentials(root.user_id(), "admin", root.password_hash.as_deref().unwrap())
+        .await
+        .unwrap();
+    let alice = store.user_by_email("alice@example.com").await.unwrap().unwrap();
+    let grant = LedgerEntry::new(
+        alice.user_id(),
+        EntryKind::ManualGrant,
+        Credits(4242),
+        "test",
+        "g1",
+        Actor::System,
+    )
+    .unwrap()
+    .with_reason("alice secret reason")
+    .unwrap();
+    ledger::post(store, &grant).await.unwrap();
+    let (live_key, _) = api_keys::create(store, "live", "test").await.unwrap();
+    let (revoked_key, row) = api_keys::create(store, "old", "test").await.unwrap();
+    api_keys::revoke(store, row.id).await.unwrap();
+    let anon = Browser::new(&app);
+    Some(World {
+        app,
+        a,
+        b,
+        admin,
+        anon,
+        live_key,
+        revoked_key,
+    })
+}
+
+impl World {
+    /// A request as `who`: browsers carry their session cookie; key holders carry only the key.
+    fn request(&self, who: Who, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let (browser, key) = match who {
+            Who::Anonymous => (&self.anon, None),
+            Who::UserA => (&self.a, None),
+            Who::UserB => (&self.b, None),
+            Who::Admin => (&self.admin, None),
+            Who::RevokedKey => (&self.anon, Some(self.revoked_key.clone())),
+            Who::InvalidKey => (&self.anon, Some(format!("ak_{}", "0".repeat(64)))),
+        };
+        let mut r = browser
+            .client
+            .request(method, self.app.url(path))
+            .header("origin", &self.app.base);
+        if let Some(k) = key {
+            r = r.header("authorization", format!("Bearer {k}"));
+        }
+        r
+    }
+
+    async fn server_fn(&self, who: Who, name: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let r = self
+            .request(who, reqwest::Method::POST, &format!("/api/{name}"))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+fn no_leak(who: Who, body: &str) {
+    if who != Who::UserA {
+        assert!(!body.contains("alice"), "{who:?} saw alice's data: {body}");
+        assert!(!body.contains("4242"), "{who:?} saw alice's balance: {body}");
+    }
+}
+
+async fn server_functions(db: Db) {
+    let Some(w) = world(db).await else { return };
+
+    for who in EVERYONE {
+        // Public: status, and who am I (only ever yourself).
+        let (s, body) = w.server_fn(who, "get_system_status", &[]).await;
+        assert_eq!(s, 200, "{who:?} get_system_status");
+        let (s, body_v) = w.server_fn(who, "get_viewer", &[]).await;
+        assert_eq!(s, 200);
+        let viewer: Value = serde_json::from_str(&body_v).unwrap();
+        let expected = match who {
+            Who::UserA => "alice@example.com",
+            Who::UserB => "bob@example.com",
+            Who::Admin => "root@example.com",
+            _ => "",
+        };
+        if expected.is_empty() {
+            assert_eq!(viewer, Value::Null, "{who:?}");
+        } else {
+            assert_eq!(viewer["email"], expected, "{who:?}");
+        }
+        no_leak(who, &body);
+
+        // The account and its history: yours only.
+        let (s, body) = w.server_fn(who, "get_account", &[]).await;
+        match who {
+            Who::Anonymous | Who::RevokedKey | Who::InvalidKey => assert_eq!(s, 401, "{who:?} get_account"),
+            _ => {
+                assert_eq!(s, 200, "{who:?} get_account");
+                let acct: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(acct["email"], expected);
+                assert_eq!(acct["balance"], if who == Who::UserA { 4242 } else { 0 });
+            }
+        }
+        no_leak(who, &body);
+        let (s, body) = w.server_fn(who, "list_my_transactions", &[]).await;
+        match who {
+            Who::Anonymous | Who::RevokedKey | Who::InvalidKey => assert_eq!(s, 401, "{who:?} list_my_transactions"),
+            _ => {
+                assert_eq!(s, 200);
+                let page: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(
+                    page["items"].as_array().unwrap().len(),
+                    usize::from(who == Who::UserA),
+                    "{who:?}"
+                );
+            }
+        }
+        no_leak(who, &body);
+        let r = w
+            .request(who, reqwest::Method::GET, "/account/transactions.csv")
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        let body = r.text().await.unwrap();
+        match who {
+            Who::Anonymous | Who::RevokedKey | Who::InvalidKey => assert_eq!(s, 401, "{who:?} csv"),
+            _ => assert_eq!(s, 200),
+        }
+        no_leak(who, &body);
+
+        // Admin only.
+        let admin_expect = match who {
+            Who::Admin => 200,
+            Who::UserA | Who::UserB => 403,
+            _ => 401,
+        };
+        let (s, body) = w.server_fn(who, "admin_list_api_keys", &[]).await;
+        assert_eq!(s, admin_expect, "{who:?} admin_list_api_keys");
+        if s != 200 {
+            assert!(!body.contains("live"), "{who:?} saw key names");
+        }
+        let before = w.app.db.store.list_api_keys().await.unwrap().len();
+        let (s, body) = w
+            .server_fn(who, "admin_create_api_key", &[("name", "made-by-test")])
+            .await;
+        assert_eq!(s, admin_expect, "{who:?} admin_create_api_key");
+        let after = w.app.db.store.list_api_keys().await.unwrap().len();
+        assert_eq!(after - before, usize::from(s == 200), "{who:?} created a key: {body}");
+        let victim = w
+            .app
+            .db
+            .store
+            .list_api_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|k| k.revoked_at.is_none())
+            .unwrap();
+        let (s, _) = w
+            .server_fn(who, "admin_revoke_api_key", &[("id", &victim.id.to_string())])
+            .await;
+        assert_eq!(s, admin_expect, "{who:?} admin_revoke_api_key");
+        let still_live = w
+            .app
+            .db
+            .store
+            .list_api_keys()
+            .await
+            .unwrap()
+            .iter()
+            .any(|k| k.id == victim.id && k.revoked_at.is_none());
+        assert_eq!(still_live, s != 200, "{who:?} revoke changed a key without the right");
+    }
+
+    // Pages follow the same rules (as a browser asks for them).
+    for (who, path, status) in [
+        (Who::Anonymous, "/account", 302),
+        (Who::UserB, "/account", 200),
+        (Who::Anonymous, "/admin", 302),
+        (Who::UserA, "/admin", 403),
+        (Who::Admin, "/admin", 200),
+    ] {
+        let r = w
+            .request(who, reqwest::Method::GET, path)
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{who:?} {path}");
+        no_leak(who, &r.text().await.unwrap());
+    }
+}
+
+async fn api_routes(db: Db) {
+    let Some(w) = world(db).await else { return };
+    let store = w.app.db.store.as_ref();
+    let routes: [(reqwest::Method, &str, Option<Value>); 4] = [
+        (
+            reqwest::Method::PUT,
+            "/api/v1/users/host-1",
+            Some(serde_json::json!({ "email": "host1@example.com" })),
+        ),
+        (reqwest::Method::GET, "/api/v1/users/host-1/balance", None),
+        (
+            reqwest::Method::POST,
+            "/api/v1/users/host-1/spend",
+            Some(serde_json::json!({ "amount": 1, "idempotency_key": "k1" })),
+        ),
+        (reqwest::Method::GET, "/api/v1/users/host-1/transactions", None),
+    ];
+    // Sessions do not open the API, and bad keys change nothing.
+    for who in EVERYONE {
+        for (method, path, body) in &routes {
+            let mut r = w.request(who, method.clone(), path);
+            if let Some(b) = body {
+                r = r.json(b);
+            }
+            let r = r.send().await.unwrap();
+            assert_eq!(r.status(), 401, "{who:?} {method} {path}");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "unauthorized");
+        }
+    }
+    assert!(
+        store.user_by_external_id("host-1").await.unwrap().is_none(),
+        "nothing was created without a key"
+    );
+
+    // With a live key each answers (the spend with 402: the new user has no credits).
+    let expected = [201, 200, 402, 200];
+    for ((method, path, body), want) in routes.iter().zip(expected) {
+        let mut r = w
+            .anon
+            .client
+            .request(method.clone(), w.app.url(path))
+            .bearer_auth(&w.live_key);
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), want, "live key {method} {path}");
+    }
+    // The API never reaches a session user's data by guessing: alice has no external id.
+    let r = w
+        .anon
+        .client
+        .get(w.app.url("/api/v1/users/alice@example.com/balance"))
+        .bearer_auth(&w.live_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}

@@ -63,6 +63,8 @@ pub fn App() -> impl IntoView {
         log_out,
         viewer,
     });
+    // "false" in the server\'s HTML, "true" once the bundle runs: tests wait on it.
+    let hydrated = components::use_hydrated();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/atlas-credits.css"/>
@@ -71,7 +73,7 @@ pub fn App() -> impl IntoView {
         <Title formatter=|text| format!("{text} · Atlas Credits")/>
         <Router>
             <components::SiteHeader/>
-            <main id="main" class="page">
+            <main id="main" class="page" data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/login") view=LoginPage/>

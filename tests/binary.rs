@@ -108,7 +108,7 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
     };
     assert!(exit.success(), "exit status {exit:?}");
 
-    let lines: Vec<String> = BufReader::new(child.stdout.take().unwrap())
+    let lines: Vec<String> = BufReader::new(child.stderr.take().unwrap())
         .lines()
         .map_while(Result::ok)
         .collect();
@@ -119,4 +119,75 @@ fn serve_logs_json_and_stops_cleanly_on_sigterm() {
     let all = lines.join("\n");
     assert!(all.contains("SIGTERM received"), "{all}");
     assert!(all.contains("closing the database"), "{all}");
+}
+
+#[test]
+fn create_admin_and_create_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("ops.db").display());
+
+    // The password never comes from the command line: here from the environment.
+    let out = command(&["create-admin", "--email", "Ops@Example.com"])
+        .env("DATABASE_URL", &db)
+        .env("ATLAS_ADMIN_PASSWORD", "a long admin password")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Created admin Ops@Example.com"));
+
+    // Again: promotes (and resets the password of) the existing user instead of failing.
+    let out = command(&["create-admin", "--email", "ops@example.com"])
+        .env("DATABASE_URL", &db)
+        .env("ATLAS_ADMIN_PASSWORD", "another long password")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Promoted admin ops@example.com"));
+
+    // Too short a password is refused and changes nothing.
+    let out = command(&["create-admin", "--email", "new@example.com"])
+        .env("DATABASE_URL", &db)
+        .env("ATLAS_ADMIN_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
+
+    let out = command(&["create-api-key", "--name", "atlas-backend"])
+        .env("DATABASE_URL", &db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(
+        key.starts_with("ak_") && key.len() == 67,
+        "stdout is the key alone: {key:?}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shown only now"));
+
+    // Check what landed in the database.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+        let (role, hash): (String, String) =
+            sqlx::query_as("select role, password_hash from users where lower(email) = 'ops@example.com'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(role, "admin");
+        assert!(hash.starts_with("$argon2id$"));
+        let users: i64 = sqlx::query_scalar("select count(*) from users")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(users, 1);
+        let stored: String = sqlx::query_scalar("select key_hash from api_keys")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_ne!(stored, key, "the key is stored hashed");
+    });
 }

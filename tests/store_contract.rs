@@ -65,13 +65,21 @@ async fn migrations_seed_the_plans(db: Db) {
     assert!(plans
         .iter()
         .all(|p| p.active && p.whop_plan_id.is_none() && p.currency == "usd"));
-    let folder = if db == Db::Sqlite { "migrations/sqlite" } else { "migrations/postgres" };
+    let folder = if db == Db::Sqlite {
+        "migrations/sqlite"
+    } else {
+        "migrations/postgres"
+    };
     let newest = std::fs::read_dir(folder)
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str()?.split('_').next()?.parse::<i64>().ok())
         .max()
         .unwrap();
-    assert_eq!(t.store.schema_version().await.unwrap(), newest, "every migration applied");
+    assert_eq!(
+        t.store.schema_version().await.unwrap(),
+        newest,
+        "every migration applied"
+    );
     // Running the migrations again is a no-op.
     t.store.migrate().await.unwrap();
     assert_eq!(t.store.list_plans(true).await.unwrap().len(), 3);

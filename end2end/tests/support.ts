@@ -4,12 +4,11 @@ import { expect, Page } from '@playwright/test';
 export const negativeControl = process.env.E2E_NEGATIVE === '1';
 
 /**
- * Waits until the WASM bundle has taken over the page. The status card renders
- * data-hydrated="false" on the server and an effect (which only runs in the browser after
- * hydration) flips it to "true".
+ * Waits until the WASM bundle has taken over the page. <main> renders data-hydrated="false" on
+ * the server and an effect (which only runs in the browser after hydration) flips it to "true".
  */
 export async function waitForHydration(page: Page, timeout = 15_000): Promise<void> {
-  await expect(page.locator('[data-hydrated]').first()).toHaveAttribute('data-hydrated', 'true', { timeout });
+  await expect(page.locator('main[data-hydrated]')).toHaveAttribute('data-hydrated', 'true', { timeout });
 }
 
 /** Collects console errors and uncaught exceptions so a test can assert there were none. */

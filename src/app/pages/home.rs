@@ -29,7 +29,7 @@ fn StatusCheck() -> impl IntoView {
     let result = check.value();
 
     view! {
-        <section class="card" aria-labelledby="status-heading" data-hydrated=move || hydrated.get().to_string()>
+        <section class="card" aria-labelledby="status-heading">
             <h2 id="status-heading">"System status"</h2>
             <p class="muted">"Checks that the server and its database answer right now."</p>
             <button

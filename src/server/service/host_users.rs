@@ -78,7 +78,14 @@ pub async fn upsert(
             .await;
         match created {
             Ok(u) => return Ok((u, true)),
+            // A concurrent create of this same external id may surface as either unique index
+            // (SQLite reports the email index first): retry as an update when the id now exists.
             Err(StoreError::Conflict(ref what)) if what == "external_id" => continue,
+            Err(StoreError::Conflict(ref what))
+                if what == "email" && store.user_by_external_id(external_id).await?.is_some() =>
+            {
+                continue
+            }
             Err(e) => return Err(conflict(e)),
         }
     }
@@ -107,9 +114,14 @@ pub async fn spend(
             "amount must be a positive whole number of credits".into(),
         ));
     }
-    if idempotency_key.trim().is_empty() || idempotency_key.chars().count() > ledger::MAX_SOURCE_ID_CHARS {
+    // Keys are compared exactly; surrounding spaces would make two keys that look different
+    // replay each other, so they are refused.
+    if idempotency_key.trim().is_empty()
+        || idempotency_key.trim() != idempotency_key
+        || idempotency_key.chars().count() > ledger::MAX_SOURCE_ID_CHARS
+    {
         return Err(HostError::Invalid(format!(
-            "idempotency_key must be 1 to {} characters",
+            "idempotency_key must be 1 to {} characters, without leading or trailing spaces",
             ledger::MAX_SOURCE_ID_CHARS
         )));
     }

@@ -16,6 +16,7 @@ use crate::server::store::StoreError;
 pub enum ApiError {
     Unauthorized,
     NotFound(String),
+    MethodNotAllowed,
     BadRequest(String),
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -34,6 +35,11 @@ impl ApiError {
                 "a valid API key is required: Authorization: Bearer <key>".into(),
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method".into(),
+            ),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", m.clone()),
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -20,7 +20,55 @@ both_backends!(
     cross_site_posts_are_refused,
     guarded_pages_redirect_or_refuse,
     csv_export_is_the_users_own_history,
+    history_pages_by_keyset,
 );
+
+async fn history_pages_by_keyset(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let b = Browser::sign_up(&app, "pages@example.com").await;
+    let store = app.db.store.as_ref();
+    let u = store
+        .user_by_email("pages@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .user_id();
+    for i in 0..25 {
+        let e = LedgerEntry::new(
+            u,
+            EntryKind::ManualGrant,
+            Credits(i + 1),
+            "test",
+            &format!("p{i}"),
+            Actor::System,
+        )
+        .unwrap();
+        ledger::post(store, &e).await.unwrap();
+    }
+    let first: Value = b
+        .call(&app, "/api/list_my_transactions", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 20);
+    assert_eq!(first["items"][0]["amount"], 25, "newest first");
+    let before = first["next_before"].as_i64().expect("a second page");
+    let second: Value = b
+        .call(&app, "/api/list_my_transactions", &[("before", &before.to_string())])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let amounts: Vec<i64> = second["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["amount"].as_i64().unwrap())
+        .collect();
+    assert_eq!(amounts, vec![5, 4, 3, 2, 1]);
+    assert_eq!(second["next_before"], Value::Null);
+}
 
 async fn viewer(app: &TestApp, b: &Browser) -> Value {
     let r = b.call(app, "/api/get_viewer", &[]).await;

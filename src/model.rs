@@ -13,6 +13,17 @@ pub use money::{Cents, Credits};
 
 use serde::{Deserialize, Serialize};
 
+/// Which Whop the app talks to; pages show a TEST MODE banner unless it is the real one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhopMode {
+    /// The built-in simulator: nothing is charged.
+    Simulated,
+    /// Whop's sandbox: real API, no real money.
+    Sandbox,
+    Live,
+}
+
 /// What the status check on the home page shows: which store answers and how far it is migrated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemStatus {
@@ -24,4 +35,5 @@ pub struct SystemStatus {
     pub active_plans: i64,
     /// When the server answered (RFC 3339, UTC).
     pub checked_at: String,
+    pub whop_mode: WhopMode,
 }

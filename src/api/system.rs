@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::model::{AppError, SystemStatus};
+use crate::model::{AppError, SystemStatus, WhopMode};
 
 /// Reads the store's backend, schema version and plan count: proves the browser -> server ->
 /// database path end to end.
@@ -9,7 +9,14 @@ pub async fn get_system_status() -> Result<SystemStatus, AppError> {
     use crate::server::state::AppState;
 
     let state = expect_context::<AppState>();
-    crate::server::service::system::status(state.store.as_ref())
+    crate::server::service::system::status(state.store.as_ref(), state.whop.mode)
         .await
         .map_err(AppError::from)
+}
+
+/// Which Whop this instance talks to (pages show a TEST MODE banner unless it is the real one).
+#[server(endpoint = "get_whop_mode")]
+pub async fn get_whop_mode() -> Result<WhopMode, AppError> {
+    use crate::server::state::AppState;
+    Ok(expect_context::<AppState>().whop.mode)
 }

@@ -3,15 +3,34 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+use crate::api::system::get_whop_mode;
 use crate::app::Session;
-use crate::model::{AppError, Role};
+use crate::model::{AppError, Role, WhopMode};
 
 /// The top bar: product name, navigation for the signed-in person, and the skip link.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
     let session = expect_context::<Session>();
+    let whop_mode = Resource::new(|| (), |_| get_whop_mode());
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match whop_mode.await {
+                    Ok(WhopMode::Simulated) => Some(view! {
+                        <div class="test-banner" id="test-mode-banner" role="note">
+                            "TEST MODE: payments go to a simulated Whop checkout. No real money moves."
+                        </div>
+                    }.into_any()),
+                    Ok(WhopMode::Sandbox) => Some(view! {
+                        <div class="test-banner" id="test-mode-banner" role="note">
+                            "TEST MODE: Whop sandbox. No real money moves."
+                        </div>
+                    }.into_any()),
+                    _ => None,
+                }
+            })}
+        </Suspense>
         <header class="site-header">
             <a class="brand" href="/">
                 <span class="brand-mark" aria-hidden="true">"◆"</span>

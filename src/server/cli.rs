@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use crate::model::WhopMode;
 use crate::server::config::{redact_url, Config};
 use crate::server::state::{AppState, WebSettings};
 use crate::server::store::{self, ConnectOptions};
+use crate::server::whop::WhopSetup;
 use crate::server::{router, telemetry};
 
 #[derive(Debug, Parser)]
@@ -158,21 +160,35 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         schema = store.schema_version().await?,
         "database ready"
     );
-    if config.whop_webhook_secrets.is_empty() {
+    // Bind first: in test mode the simulator needs the app's own address.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let own_base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| own_base_url(listener.local_addr().unwrap_or(addr)));
+    let (whop, webhook_secrets) =
+        WhopSetup::start(&config.whop, store.clone(), &own_base, &config.whop_webhook_secrets).await?;
+    match whop.mode {
+        WhopMode::Simulated => tracing::warn!(
+            "TEST MODE: no WHOP_API_KEY, so payments go to the built-in Whop simulator at {own_base}/_sim/whop"
+        ),
+        mode => tracing::info!(?mode, base_url = whop.client.base_url(), "Whop API configured"),
+    }
+    if webhook_secrets.is_empty() {
         tracing::warn!("WHOP_WEBHOOK_SECRET is not set: webhook deliveries will be refused with 503");
     }
 
     let state = AppState {
         leptos_options,
         store: store.clone(),
-        webhook_secrets: Arc::new(config.whop_webhook_secrets.clone()),
+        webhook_secrets: Arc::new(webhook_secrets),
         web: Arc::new(WebSettings::from_config(&config)),
+        whop: Arc::new(whop),
     };
     let app = router::build(state);
 
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     axum::serve(
         listener,
@@ -184,6 +200,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down: closing the database");
     store.close().await;
     Ok(())
+}
+
+/// `http://host:port` for reaching ourselves; an unspecified bind address (0.0.0.0) becomes loopback.
+fn own_base_url(addr: std::net::SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{host}:{}", addr.port())
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.

@@ -36,6 +36,29 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
     pub trust_proxy: bool,
+    pub whop: WhopConfig,
+}
+
+/// How the app reaches Whop: the built-in simulator (test mode, the default without an API key)
+/// or a real Whop API (production or sandbox, by base URL).
+#[derive(Debug, Clone)]
+pub enum WhopConfig {
+    Simulated {
+        /// The simulator's webhook retry schedule (Whop's is 10, 20, 40 seconds).
+        retry_schedule: Vec<std::time::Duration>,
+    },
+    Live {
+        base_url: String,
+        api_key: SecretString,
+        company_id: String,
+        app_id: Option<String>,
+    },
+}
+
+impl WhopConfig {
+    pub fn is_simulated(&self) -> bool {
+        matches!(self, WhopConfig::Simulated { .. })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +153,10 @@ impl Config {
             }
         };
 
+        let whop = whop_config(&get, &whop_webhook_secrets)?;
+
         Ok(Config {
+            whop,
             public_url,
             trust_proxy,
             database_url,
@@ -158,6 +184,72 @@ impl Config {
                 problem: format!("Leptos options could not be read from {path:?} and the environment: {e}"),
             })
     }
+}
+
+fn whop_config(get: &impl Fn(&str) -> Option<String>, secrets: &[SecretString]) -> Result<WhopConfig, ConfigError> {
+    let api_key = get("WHOP_API_KEY");
+    let mode = get("WHOP_MODE").map(|m| m.trim().to_ascii_lowercase());
+    let simulated = match mode.as_deref() {
+        Some("simulated") => true,
+        Some("live") => false,
+        None => api_key.is_none(),
+        Some(other) => {
+            return Err(ConfigError {
+                var: "WHOP_MODE",
+                problem: format!("must be `simulated` or `live` (got {other:?})"),
+            })
+        }
+    };
+    if simulated {
+        let retry_schedule = match get("WHOP_SIM_RETRY_SECS") {
+            None => vec![10.0, 20.0, 40.0],
+            Some(raw) => raw
+                .split(',')
+                .map(|p| {
+                    p.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && *v >= 0.0 && *v <= 3600.0)
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ConfigError {
+                    var: "WHOP_SIM_RETRY_SECS",
+                    problem: format!("must be comma-separated seconds, e.g. 10,20,40 (got {raw:?})"),
+                })?,
+        };
+        let retry_schedule = retry_schedule
+            .into_iter()
+            .map(std::time::Duration::from_secs_f64)
+            .collect();
+        return Ok(WhopConfig::Simulated { retry_schedule });
+    }
+    let api_key = api_key.ok_or(ConfigError {
+        var: "WHOP_API_KEY",
+        problem: "is required when WHOP_MODE=live".into(),
+    })?;
+    let company_id = get("WHOP_COMPANY_ID").ok_or(ConfigError {
+        var: "WHOP_COMPANY_ID",
+        problem: "is required with a Whop API key (the biz_... id of the account that sells the credits)".into(),
+    })?;
+    if secrets.is_empty() {
+        return Err(ConfigError {
+            var: "WHOP_WEBHOOK_SECRET",
+            problem: "is required with a Whop API key (the ws_... secret of the webhook endpoint)".into(),
+        });
+    }
+    let base_url = get("WHOP_BASE_URL").unwrap_or_else(|| crate::server::whop::http::PRODUCTION_BASE_URL.to_string());
+    if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+        return Err(ConfigError {
+            var: "WHOP_BASE_URL",
+            problem: format!("must be an http(s) URL (got {base_url:?})"),
+        });
+    }
+    Ok(WhopConfig::Live {
+        base_url: base_url.trim_end_matches('/').to_string(),
+        api_key: SecretString::from(api_key),
+        company_id,
+        app_id: get("WHOP_APP_ID"),
+    })
 }
 
 fn parse_or<T: FromStr>(var: &'static str, raw: Option<String>, default: T, expected: &str) -> Result<T, ConfigError> {
@@ -220,6 +312,16 @@ mod tests {
         assert_eq!(e.var, "PUBLIC_URL");
         let e = config(&[("TRUST_PROXY", "maybe")]).unwrap_err();
         assert_eq!(e.var, "TRUST_PROXY");
+        let e = config(&[("WHOP_API_KEY", "k")]).unwrap_err();
+        assert_eq!(e.var, "WHOP_COMPANY_ID");
+        let e = config(&[("WHOP_API_KEY", "k"), ("WHOP_COMPANY_ID", "biz_1")]).unwrap_err();
+        assert_eq!(e.var, "WHOP_WEBHOOK_SECRET");
+        let e = config(&[("WHOP_MODE", "live")]).unwrap_err();
+        assert_eq!(e.var, "WHOP_API_KEY");
+        let e = config(&[("WHOP_MODE", "prod")]).unwrap_err();
+        assert_eq!(e.var, "WHOP_MODE");
+        let e = config(&[("WHOP_SIM_RETRY_SECS", "1,x")]).unwrap_err();
+        assert_eq!(e.var, "WHOP_SIM_RETRY_SECS");
     }
 
     #[test]
@@ -232,6 +334,43 @@ mod tests {
         .unwrap();
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Normal);
+    }
+
+    #[test]
+    fn whop_mode_follows_the_api_key() {
+        assert!(config(&[]).unwrap().whop.is_simulated());
+        let live = config(&[
+            ("WHOP_API_KEY", "k"),
+            ("WHOP_COMPANY_ID", "biz_1"),
+            ("WHOP_WEBHOOK_SECRET", "ws_1"),
+        ])
+        .unwrap();
+        match live.whop {
+            WhopConfig::Live {
+                base_url, company_id, ..
+            } => {
+                assert_eq!(base_url, "https://api.whop.com/api/v1");
+                assert_eq!(company_id, "biz_1");
+            }
+            other => panic!("{other:?}"),
+        }
+        let sandbox = config(&[
+            ("WHOP_API_KEY", "k"),
+            ("WHOP_COMPANY_ID", "biz_1"),
+            ("WHOP_WEBHOOK_SECRET", "ws_1"),
+            ("WHOP_BASE_URL", "https://sandbox-api.whop.com/api/v1/"),
+        ])
+        .unwrap();
+        assert!(
+            matches!(sandbox.whop, WhopConfig::Live { ref base_url, .. } if base_url == "https://sandbox-api.whop.com/api/v1")
+        );
+        let forced = config(&[
+            ("WHOP_API_KEY", "k"),
+            ("WHOP_MODE", "simulated"),
+            ("WHOP_SIM_RETRY_SECS", "0.1,0.2"),
+        ])
+        .unwrap();
+        assert!(matches!(forced.whop, WhopConfig::Simulated { ref retry_schedule } if retry_schedule.len() == 2));
     }
 
     #[test]

@@ -16,7 +16,14 @@ pub fn build(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
 
-    Router::new()
+    let mut router = Router::new();
+    if state.whop.simulator.is_some() {
+        router = router.nest(
+            crate::server::whop::simulator::MOUNT,
+            crate::server::whop::simulator::routes(),
+        );
+    }
+    router
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route(

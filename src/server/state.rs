@@ -15,6 +15,7 @@ pub struct AppState {
     /// Secrets that may sign Whop webhooks; empty refuses every delivery.
     pub webhook_secrets: Arc<Vec<SecretString>>,
     pub web: Arc<WebSettings>,
+    pub whop: Arc<crate::server::whop::WhopSetup>,
 }
 
 /// What the HTTP edge needs to know about how it is reached.

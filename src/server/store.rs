@@ -16,7 +16,10 @@ use async_trait::async_trait;
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use queries::Queries;
-pub use rows::{ApiKeyRow, NewApiKey, NewEntry, NewUser, PlanRow, PostOutcome, TransactionRow, UserRow};
+pub use rows::{
+    ApiKeyRow, NewApiKey, NewEntry, NewSimDelivery, NewUser, PlanRow, PostOutcome, SimDeliveryRow, SimObjectRow,
+    TransactionRow, UserRow,
+};
 pub use sqlite::{SqliteStore, SqliteSynchronous};
 
 use crate::server::config::Config;

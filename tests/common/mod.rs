@@ -7,9 +7,12 @@ pub mod auth;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use atlas_credits::server::config::WhopConfig;
 use atlas_credits::server::state::AppState;
 use atlas_credits::server::store::{self, ConnectOptions, SqliteSynchronous, Store};
+use atlas_credits::server::whop::WhopSetup;
 use secrecy::SecretString;
+use std::time::Duration;
 
 /// Runs each named `async fn(Db)` as two tests, `sqlite::name` and `postgres::name`.
 #[macro_export]
@@ -180,6 +183,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: TestDb,
+    pub state: AppState,
 }
 
 impl TestApp {
@@ -188,21 +192,48 @@ impl TestApp {
     }
 
     pub async fn spawn_with_secrets(db: Db, secrets: Vec<SecretString>) -> Option<TestApp> {
+        Self::spawn_with(db, secrets, false).await
+    }
+
+    /// With the Whop simulator (test mode), whose webhook retries come after 0.2 s and 0.4 s.
+    pub async fn spawn_simulated(db: Db) -> Option<TestApp> {
+        Self::spawn_with(db, vec![], true).await
+    }
+
+    async fn spawn_with(db: Db, secrets: Vec<SecretString>, simulated: bool) -> Option<TestApp> {
         let db = TestDb::new(db).await?;
         let leptos_options = leptos::config::LeptosOptions::builder()
             .output_name("atlas-credits")
             .site_root("target/site")
             .site_pkg_dir("pkg")
             .build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let whop_config = if simulated {
+            WhopConfig::Simulated {
+                retry_schedule: vec![Duration::from_millis(200), Duration::from_millis(400)],
+            }
+        } else {
+            // Not simulated: a Whop that is never called by these tests.
+            WhopConfig::Live {
+                base_url: "http://127.0.0.1:9/api/v1".into(),
+                api_key: SecretString::from("unused".to_string()),
+                company_id: "biz_test".into(),
+                app_id: None,
+            }
+        };
+        let (whop, secrets) = WhopSetup::start(&whop_config, db.store.clone(), &base, &secrets)
+            .await
+            .unwrap();
         let state = AppState {
             leptos_options,
             store: db.store.clone(),
             webhook_secrets: Arc::new(secrets),
             web: Default::default(),
+            whop: Arc::new(whop),
         };
-        let app = atlas_credits::server::router::build(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let app = atlas_credits::server::router::build(state.clone());
         tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -217,9 +248,10 @@ impl TestApp {
             .unwrap();
         Some(TestApp {
             addr,
-            base: format!("http://{addr}"),
+            base,
             client,
             db,
+            state,
         })
     }
 

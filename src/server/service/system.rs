@@ -1,9 +1,9 @@
 //! Facts about the running system, for the status check and readiness.
 
-use crate::model::SystemStatus;
+use crate::model::{SystemStatus, WhopMode};
 use crate::server::store::{Store, StoreError};
 
-pub async fn status(store: &dyn Store) -> Result<SystemStatus, StoreError> {
+pub async fn status(store: &dyn Store, whop_mode: WhopMode) -> Result<SystemStatus, StoreError> {
     let schema_version = store.schema_version().await?;
     let active_plans = store.count_active_plans().await?;
     Ok(SystemStatus {
@@ -11,5 +11,6 @@ pub async fn status(store: &dyn Store) -> Result<SystemStatus, StoreError> {
         schema_version,
         active_plans,
         checked_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        whop_mode,
     })
 }

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::rows::{ApiKeyRow, NewApiKey, NewUser, UserRow};
+use super::rows::{ApiKeyRow, NewApiKey, NewSimDelivery, NewUser, SimDeliveryRow, SimObjectRow, UserRow};
 use super::{NewWebhookEvent, Recorded, StoreError, TransactionRow};
 use crate::model::{Credits, UserId};
 
@@ -68,6 +68,34 @@ pub trait Queries: Send + Sync {
 
     /// Stores a verified webhook delivery under its `webhook-id`; a repeat reports `Duplicate`.
     async fn record_webhook_event(&self, event: &NewWebhookEvent) -> Result<Recorded, StoreError>;
+    /// Every stored delivery (id, type, raw payload), oldest first.
+    async fn list_webhook_events(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+
+    async fn setting(&self, key: &str) -> Result<Option<String>, StoreError>;
+    /// Sets a setting unless it exists; returns the value now stored (first writer wins).
+    async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError>;
+
+    // The Whop simulator's state (test mode).
+    /// Inserts an object; false (and nothing written) when the id exists.
+    async fn sim_insert(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError>;
+    /// Replaces an object's JSON; false when there is no such object.
+    async fn sim_update(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError>;
+    async fn sim_get(&self, kind: &str, id: &str) -> Result<Option<SimObjectRow>, StoreError>;
+    async fn sim_delete(&self, kind: &str, id: &str) -> Result<bool, StoreError>;
+    /// Objects of a kind in creation order, after `after_seq`.
+    async fn sim_list(&self, kind: &str, after_seq: i64, limit: i64) -> Result<Vec<SimObjectRow>, StoreError>;
+    async fn sim_enqueue(&self, d: &NewSimDelivery) -> Result<(), StoreError>;
+    /// Pending deliveries due by `now`, oldest due first.
+    async fn sim_due(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<SimDeliveryRow>, StoreError>;
+    async fn sim_record_attempt(
+        &self,
+        id: i64,
+        status: &str,
+        attempts: i32,
+        next_attempt_at: DateTime<Utc>,
+        last_status: Option<i32>,
+    ) -> Result<(), StoreError>;
+    async fn sim_deliveries(&self) -> Result<Vec<SimDeliveryRow>, StoreError>;
 }
 
 macro_rules! impl_queries {
@@ -256,6 +284,136 @@ macro_rules! impl_queries {
                 .execute(&self.pool)
                 .await?;
                 Ok(if done.rows_affected() == 1 { Recorded::Inserted } else { Recorded::Duplicate })
+            }
+
+            async fn list_webhook_events(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+                Ok(sqlx::query_as("select id, event_type, payload from webhook_events order by received_at, id")
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+                Ok(sqlx::query_scalar("select value from settings where key = $1").bind(key).fetch_optional(&self.pool).await?)
+            }
+
+            async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
+                sqlx::query("insert into settings (key, value, updated_at) values ($1, $2, $3) on conflict (key) do nothing")
+                    .bind(key)
+                    .bind(value)
+                    .bind(chrono::Utc::now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(sqlx::query_scalar("select value from settings where key = $1").bind(key).fetch_one(&self.pool).await?)
+            }
+
+            async fn sim_insert(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "insert into whop_sim_objects (id, kind, data, updated_at) values ($1, $2, $3, $4) on conflict (id) do nothing",
+                )
+                .bind(id)
+                .bind(kind)
+                .bind(data)
+                .bind(chrono::Utc::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn sim_update(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("update whop_sim_objects set data = $1, updated_at = $2 where kind = $3 and id = $4")
+                    .bind(data)
+                    .bind(chrono::Utc::now())
+                    .bind(kind)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn sim_get(&self, kind: &str, id: &str) -> Result<Option<SimObjectRow>, StoreError> {
+                Ok(sqlx::query_as("select seq, id, kind, data from whop_sim_objects where kind = $1 and id = $2")
+                    .bind(kind)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn sim_delete(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("delete from whop_sim_objects where kind = $1 and id = $2")
+                    .bind(kind)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn sim_list(&self, kind: &str, after_seq: i64, limit: i64) -> Result<Vec<SimObjectRow>, StoreError> {
+                Ok(sqlx::query_as(
+                    "select seq, id, kind, data from whop_sim_objects where kind = $1 and seq > $2 order by seq limit $3",
+                )
+                .bind(kind)
+                .bind(after_seq)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn sim_enqueue(&self, d: &NewSimDelivery) -> Result<(), StoreError> {
+                sqlx::query(
+                    "insert into whop_sim_deliveries (webhook_id, event_type, payload, status, attempts, next_attempt_at, created_at) \
+                     values ($1, $2, $3, $4, 0, $5, $6)",
+                )
+                .bind(&d.webhook_id)
+                .bind(&d.event_type)
+                .bind(&d.payload)
+                .bind(d.status)
+                .bind(d.due_at)
+                .bind(chrono::Utc::now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn sim_due(&self, now: chrono::DateTime<chrono::Utc>, limit: i64) -> Result<Vec<SimDeliveryRow>, StoreError> {
+                Ok(sqlx::query_as(
+                    "select id, webhook_id, event_type, payload, status, attempts, next_attempt_at, last_status \
+                     from whop_sim_deliveries where status = 'pending' and next_attempt_at <= $1 \
+                     order by next_attempt_at, id limit $2",
+                )
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn sim_record_attempt(
+                &self,
+                id: i64,
+                status: &str,
+                attempts: i32,
+                next_attempt_at: chrono::DateTime<chrono::Utc>,
+                last_status: Option<i32>,
+            ) -> Result<(), StoreError> {
+                sqlx::query(
+                    "update whop_sim_deliveries set status = $1, attempts = $2, next_attempt_at = $3, last_status = $4 where id = $5",
+                )
+                .bind(status)
+                .bind(attempts)
+                .bind(next_attempt_at)
+                .bind(last_status)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn sim_deliveries(&self) -> Result<Vec<SimDeliveryRow>, StoreError> {
+                Ok(sqlx::query_as(
+                    "select id, webhook_id, event_type, payload, status, attempts, next_attempt_at, last_status \
+                     from whop_sim_deliveries order by id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
             }
         }
     };

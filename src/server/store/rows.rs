@@ -136,3 +136,35 @@ pub struct NewApiKey {
     pub key_prefix: String,
     pub created_by: String,
 }
+
+/// A simulator object (test mode).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct SimObjectRow {
+    pub seq: i64,
+    pub id: String,
+    pub kind: String,
+    pub data: String,
+}
+
+/// A webhook delivery the simulator owes the app.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct SimDeliveryRow {
+    pub id: i64,
+    pub webhook_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSimDelivery {
+    pub webhook_id: String,
+    pub event_type: String,
+    pub payload: String,
+    /// `pending`, or `dropped` (the simulator was told to lose it).
+    pub status: &'static str,
+    pub due_at: DateTime<Utc>,
+}

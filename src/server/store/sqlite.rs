@@ -13,7 +13,7 @@ use sqlx::SqlitePool;
 use chrono::Utc;
 
 use super::queries::impl_queries;
-use super::rows::{ApiKeyRow, NewApiKey};
+use super::rows::{ApiKeyRow, NewApiKey, NewSimDelivery, SimDeliveryRow, SimObjectRow};
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
     StoreError, TransactionRow, UserRow,

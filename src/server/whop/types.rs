@@ -39,6 +39,7 @@ impl PaymentStatus {
 }
 
 /// Payment `substatus` (Whop's FriendlyReceiptStatus): the ones the app acts on, and the rest.
+/// (`Unknown` is never written: the simulator only sets the named ones.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentSubstatus {
@@ -240,6 +241,85 @@ pub struct CheckoutConfiguration {
     pub created_at: Option<String>,
 }
 
+/// The payment summary inside a refund or dispute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentSummary {
+    pub id: String,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    #[serde(default, with = "serde_opt_cents")]
+    pub total: Option<Cents>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub plan: Option<Ref>,
+    #[serde(default)]
+    pub product: Option<Ref>,
+    #[serde(default)]
+    pub paid_at: Option<String>,
+}
+
+impl From<&Payment> for PaymentSummary {
+    fn from(p: &Payment) -> Self {
+        PaymentSummary {
+            id: p.id.clone(),
+            metadata: p.metadata.clone(),
+            total: p.total,
+            currency: p.currency.clone(),
+            plan: p.plan.clone(),
+            product: p.product.clone(),
+            paid_at: p.paid_at.clone(),
+        }
+    }
+}
+
+/// `refund.created` / `refund.updated` data, and `GET /refunds/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    #[serde(with = "serde_cents")]
+    pub amount: Cents,
+    #[serde(default)]
+    pub currency: Option<String>,
+    pub status: RefundStatus,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub payment: Option<PaymentSummary>,
+}
+
+/// `dispute.created` / `dispute.updated` data, and `GET /disputes/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispute {
+    pub id: String,
+    #[serde(with = "serde_cents")]
+    pub amount: Cents,
+    #[serde(default)]
+    pub currency: Option<String>,
+    pub status: DisputeStatus,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub payment: Option<PaymentSummary>,
+}
+
+/// A v1 webhook body: `{id, api_version, type, timestamp, company_id, data}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookEnvelope<T> {
+    pub id: String,
+    #[serde(default)]
+    pub api_version: Option<String>,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub company_id: Option<String>,
+    pub data: T,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PageInfo {
     #[serde(default)]
@@ -249,7 +329,7 @@ pub struct PageInfo {
 }
 
 /// A cursor page: `{ "data": [...], "page_info": {...} }`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Page<T> {
     #[serde(default = "Vec::new")]
     pub data: Vec<T>,

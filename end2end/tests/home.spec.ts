@@ -25,6 +25,8 @@ test.describe('home page', () => {
     await expect(page.locator('#status-backend')).toHaveText('sqlite');
     await expect(page.locator('#status-schema')).toHaveText(/^[1-9]\d*$/);
     await expect(page.locator('#status-plans')).toHaveText('3');
+    // No WHOP_API_KEY in the e2e server: the built-in simulator is in use, and every page says so.
+    await expect(page.locator('#test-mode-banner')).toContainText('TEST MODE');
     expect(errors).toEqual([]);
   });
 

@@ -2,7 +2,9 @@
 //! and JSON bodies are what the official TypeScript SDK (`@whop/sdk` 0.0.42) sends for the same
 //! call (checked byte for byte by tests/whop_client.rs against requests the SDK itself recorded).
 //! One deliberate difference: every POST here carries an `Idempotency-Key` derived from our own
-//! record (the SDK sends one only when asked, and then retries POSTs without one).
+//! record (the SDK sends one only when asked, and then retries POSTs without one). `metadata`
+//! objects go out with their keys sorted (serde_json's map), where the SDK keeps the caller's
+//! order: the same JSON object, other bytes.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::Method;

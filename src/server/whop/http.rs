@@ -156,7 +156,7 @@ impl Transport {
                 req = req.body(body.clone());
             }
             let outcome = req.send().await;
-            let (error, retry_after) = match outcome {
+            let (error, retryable, retry_after) = match outcome {
                 Ok(resp) if resp.status().is_success() => {
                     return resp
                         .bytes()
@@ -167,19 +167,17 @@ impl Transport {
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = retry_after(resp.headers());
+                    let should_retry = resp
+                        .headers()
+                        .get("x-should-retry")
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| v == "true");
                     let body = resp.bytes().await.unwrap_or_default();
-                    (
-                        map_status(status, &body, retry_after),
-                        retry_after.filter(|_| retryable_status(status)),
-                    )
+                    // The server's explicit x-should-retry wins, as in Whop's SDK.
+                    let retry = should_retry.unwrap_or_else(|| retryable_status(status));
+                    (map_status(status, &body, retry_after), retry, retry_after)
                 }
-                Err(e) => (WhopError::Network(e.to_string()), None),
-            };
-            let retryable = match &error {
-                WhopError::Network(_) => true,
-                WhopError::RateLimited { .. } | WhopError::Server { .. } => true,
-                WhopError::InvalidRequest { status, .. } => *status == 408 || *status == 409,
-                _ => false,
+                Err(e) => (WhopError::Network(e.to_string()), true, None),
             };
             if !retryable || attempt >= self.config.retry.max_attempts {
                 tracing::warn!(method = %call.method, path = %call.path, attempt, error = %error, "Whop call failed");
@@ -222,12 +220,13 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok());
-    let d = match (ms, secs) {
-        (Some(ms), _) if ms >= 0.0 => Duration::from_secs_f64(ms / 1000.0),
-        (_, Some(s)) if s >= 0.0 => Duration::from_secs_f64(s),
+    // Cap before converting: "inf" or 1e20 parse as floats and would not fit a Duration.
+    let secs = match (ms, secs) {
+        (Some(ms), _) if ms >= 0.0 => ms / 1000.0,
+        (_, Some(s)) if s >= 0.0 => s,
         _ => return None,
     };
-    Some(d.min(Duration::from_secs(60)))
+    Some(Duration::from_secs_f64(secs.min(60.0)))
 }
 
 fn map_status(status: StatusCode, body: &[u8], retry_after: Option<Duration>) -> WhopError {
@@ -278,6 +277,24 @@ mod tests {
         assert!(d1 <= Duration::from_millis(500) && d1 >= Duration::from_millis(375));
         assert!(d3 <= Duration::from_secs(2) && d3 >= Duration::from_millis(1500));
         assert!(backoff(&p, 10) <= Duration::from_secs(8));
+    }
+
+    #[test]
+    fn retry_after_is_capped_and_never_panics() {
+        let mut h = reqwest::header::HeaderMap::new();
+        for (name, value, expect) in [
+            ("retry-after-ms", "50", Some(Duration::from_millis(50))),
+            ("retry-after", "2", Some(Duration::from_secs(2))),
+            ("retry-after", "1e20", Some(Duration::from_secs(60))),
+            ("retry-after-ms", "inf", Some(Duration::from_secs(60))),
+            ("retry-after", "-1", None),
+            ("retry-after", "NaN", None),
+            ("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT", None),
+        ] {
+            h.clear();
+            h.insert(name, value.parse().unwrap());
+            assert_eq!(retry_after(&h), expect, "{name}: {value}");
+        }
     }
 
     #[test]

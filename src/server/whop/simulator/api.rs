@@ -411,7 +411,7 @@ pub(super) async fn list_plans(
     let visibilities: Vec<String> = p.many("visibilities").into_iter().map(str::to_owned).collect();
     let products: Vec<String> = p.many("product_ids").into_iter().map(str::to_owned).collect();
     page::<Plan>(&sim, "plan", &p, |plan| {
-        let vis = plan.visibility.map(|v| serde_json::to_value(v).ok()).flatten();
+        let vis = plan.visibility.and_then(|v| serde_json::to_value(v).ok());
         let vis_ok = visibilities.is_empty()
             || vis
                 .as_ref()

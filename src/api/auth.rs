@@ -8,34 +8,21 @@ use crate::model::{AppError, Viewer};
 #[server(endpoint = "sign_up")]
 pub async fn sign_up(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::server::fn_ctx::*;
-    use crate::server::http::session_cookie;
     use crate::server::service::{auth, rate_limit};
 
-    let state = state()?;
-    let headers = headers().await;
-    let ip = client_address(&state, &headers).await;
-    let store = state.store.as_ref();
-    rate_limit::hit(store, &format!("signup:ip:{ip}"), rate_limit::SIGNUP_PER_IP)
-        .await
-        .map_err(|e| fail(e.into()))?;
-    rate_limit::hit(
-        store,
-        &format!("signup:email:{}", email.trim().to_lowercase()),
-        rate_limit::SIGNUP_PER_EMAIL,
+    let (state, headers) = (state()?, headers().await);
+    guard_attempt(
+        &state,
+        &headers,
+        &email,
+        ("signup", rate_limit::SIGNUP_PER_IP, rate_limit::SIGNUP_PER_EMAIL),
     )
-    .await
-    .map_err(|e| fail(e.into()))?;
+    .await?;
     let ua = headers.get("user-agent").and_then(|v| v.to_str().ok());
-    let (_, session) = auth::sign_up(store, &email, password.into(), ua)
+    let (_, session) = auth::sign_up(state.store.as_ref(), &email, password.into(), ua)
         .await
         .map_err(|e| fail(e.into()))?;
-    use secrecy::ExposeSecret;
-    set_cookie(session_cookie::set_cookie(
-        session.token.expose_secret(),
-        session.expires_at,
-        secure_cookies(&state, &headers),
-    ));
-    leptos_axum::redirect(&safe_next(next.as_deref()));
+    start_session(&state, &headers, &session, next.as_deref());
     Ok(())
 }
 
@@ -45,33 +32,21 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
     use crate::server::fn_ctx::*;
     use crate::server::http::session_cookie;
     use crate::server::service::{auth, rate_limit};
-    use secrecy::ExposeSecret;
 
-    let state = state()?;
-    let headers = headers().await;
-    let ip = client_address(&state, &headers).await;
-    let store = state.store.as_ref();
-    rate_limit::hit(store, &format!("login:ip:{ip}"), rate_limit::LOGIN_PER_IP)
-        .await
-        .map_err(|e| fail(e.into()))?;
-    rate_limit::hit(
-        store,
-        &format!("login:email:{}", email.trim().to_lowercase()),
-        rate_limit::LOGIN_PER_EMAIL,
+    let (state, headers) = (state()?, headers().await);
+    guard_attempt(
+        &state,
+        &headers,
+        &email,
+        ("login", rate_limit::LOGIN_PER_IP, rate_limit::LOGIN_PER_EMAIL),
     )
-    .await
-    .map_err(|e| fail(e.into()))?;
+    .await?;
     let previous = session_cookie::session_token(&headers);
     let ua = headers.get("user-agent").and_then(|v| v.to_str().ok());
-    let (_, session) = auth::log_in(store, &email, password.into(), previous.as_deref(), ua)
+    let (_, session) = auth::log_in(state.store.as_ref(), &email, password.into(), previous.as_deref(), ua)
         .await
         .map_err(|e| fail(e.into()))?;
-    set_cookie(session_cookie::set_cookie(
-        session.token.expose_secret(),
-        session.expires_at,
-        secure_cookies(&state, &headers),
-    ));
-    leptos_axum::redirect(&safe_next(next.as_deref()));
+    start_session(&state, &headers, &session, next.as_deref());
     Ok(())
 }
 

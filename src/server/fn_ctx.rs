@@ -10,7 +10,7 @@ use leptos_axum::ResponseOptions;
 
 use crate::model::AppError;
 use crate::server::http::{client_ip, session_cookie};
-use crate::server::service::auth;
+use crate::server::service::{auth, rate_limit};
 use crate::server::state::AppState;
 use crate::server::store::UserRow;
 
@@ -90,6 +90,39 @@ pub fn set_cookie(value: HeaderValue) {
     if let Some(resp) = use_context::<ResponseOptions>() {
         resp.append_header(header::SET_COOKIE, value);
     }
+}
+
+/// Counts a sign-in or sign-up attempt against its per-address and per-email limits
+/// (`(name, per_ip, per_email)`); 429 once either is passed.
+pub async fn guard_attempt(
+    state: &AppState,
+    headers: &HeaderMap,
+    email: &str,
+    (name, per_ip, per_email): (&str, rate_limit::Limit, rate_limit::Limit),
+) -> Result<(), AppError> {
+    let ip = client_address(state, headers).await;
+    let store = state.store.as_ref();
+    rate_limit::hit(store, &format!("{name}:ip:{ip}"), per_ip)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    rate_limit::hit(
+        store,
+        &format!("{name}:email:{}", email.trim().to_lowercase()),
+        per_email,
+    )
+    .await
+    .map_err(|e| fail(e.into()))
+}
+
+/// Hands a new session to the browser and sends it on to `next`.
+pub fn start_session(state: &AppState, headers: &HeaderMap, session: &auth::NewSession, next: Option<&str>) {
+    use secrecy::ExposeSecret;
+    set_cookie(session_cookie::set_cookie(
+        session.token.expose_secret(),
+        session.expires_at,
+        secure_cookies(state, headers),
+    ));
+    leptos_axum::redirect(&safe_next(next));
 }
 
 /// A same-site path to return to after signing in; anything else falls back to `/account`.

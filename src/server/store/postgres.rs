@@ -10,7 +10,7 @@ use sqlx::PgPool;
 
 use chrono::Utc;
 
-use super::queries::impl_queries;
+use super::queries::{impl_queries, post_entry_in_tx};
 use super::rows::{ApiKeyRow, NewApiKey, NewSimDelivery, SimDeliveryRow, SimObjectRow};
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
@@ -62,64 +62,12 @@ impl Store for PgStore {
         // Lock the user's row first: concurrent posts for this user queue here, and each then sees
         // every entry committed before it (READ COMMITTED takes a fresh snapshot per statement).
         let mut tx = self.pool.begin().await?;
-        let balance: Option<i64> = sqlx::query_scalar("select credits_balance from users where id = $1 for update")
-            .bind(e.user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(balance) = balance else {
-            return Err(StoreError::NotFound("user"));
-        };
-        if let Some(existing) = sqlx::query_as::<_, TransactionRow>(sql::TX_BY_SOURCE)
-            .bind(e.kind)
-            .bind(&e.source_kind)
-            .bind(&e.source_id)
-            .fetch_optional(&mut *tx)
-            .await?
-        {
-            return Ok(PostOutcome::AlreadyApplied(existing));
-        }
-        let new_balance = balance
-            .checked_add(e.amount)
-            .ok_or_else(|| StoreError::Conflict("balance out of range".into()))?;
-        if e.no_overdraft && new_balance < 0 {
-            return Err(StoreError::InsufficientCredits {
-                balance: Credits(balance),
-            });
-        }
-        let now = Utc::now();
-        let inserted = sqlx::query_as::<_, TransactionRow>(sql::INSERT_TX)
-            .bind(e.user_id)
-            .bind(e.amount)
-            .bind(e.kind)
-            .bind(&e.source_kind)
-            .bind(&e.source_id)
-            .bind(e.order_id)
-            .bind(&e.actor)
-            .bind(&e.reason)
-            .bind(new_balance)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = inserted else {
-            // The same source was posted for another user in a transaction that committed after
-            // our check: nothing of ours was written; report the row that won.
-            tx.rollback().await?;
-            let existing = sqlx::query_as::<_, TransactionRow>(sql::TX_BY_SOURCE)
-                .bind(e.kind)
-                .bind(&e.source_kind)
-                .bind(&e.source_id)
-                .fetch_one(&self.pool)
-                .await?;
-            return Ok(PostOutcome::AlreadyApplied(existing));
-        };
-        sqlx::query(sql::SET_BALANCE)
-            .bind(new_balance)
-            .bind(now)
-            .bind(e.user_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(PostOutcome::Applied(row))
+        post_entry_in_tx!(
+            self,
+            tx,
+            e,
+            "select credits_balance from users where id = $1 for update"
+        )
     }
 
     async fn list_plans(&self, include_archived: bool) -> Result<Vec<PlanRow>, StoreError> {

@@ -419,3 +419,71 @@ macro_rules! impl_queries {
     };
 }
 pub(crate) use impl_queries;
+
+/// The body of `post_entry` after the backend has opened its transaction `$tx` (and taken its
+/// write lock): read the balance with `$lock_sql`, treat a known (kind, source) as already
+/// applied, apply the overdraft rule, insert the row, update the balance, commit.
+macro_rules! post_entry_in_tx {
+    ($store:expr, $tx:ident, $e:expr, $lock_sql:expr) => {{
+        let e = $e;
+        let balance: Option<i64> = sqlx::query_scalar($lock_sql)
+            .bind(e.user_id)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        let Some(balance) = balance else {
+            return Err(StoreError::NotFound("user"));
+        };
+        if let Some(existing) = sqlx::query_as::<_, TransactionRow>(sql::TX_BY_SOURCE)
+            .bind(e.kind)
+            .bind(&e.source_kind)
+            .bind(&e.source_id)
+            .fetch_optional(&mut *$tx)
+            .await?
+        {
+            return Ok(PostOutcome::AlreadyApplied(existing));
+        }
+        let new_balance = balance
+            .checked_add(e.amount)
+            .ok_or_else(|| StoreError::Conflict("balance out of range".into()))?;
+        if e.no_overdraft && new_balance < 0 {
+            return Err(StoreError::InsufficientCredits {
+                balance: Credits(balance),
+            });
+        }
+        let now = Utc::now();
+        let inserted = sqlx::query_as::<_, TransactionRow>(sql::INSERT_TX)
+            .bind(e.user_id)
+            .bind(e.amount)
+            .bind(e.kind)
+            .bind(&e.source_kind)
+            .bind(&e.source_id)
+            .bind(e.order_id)
+            .bind(&e.actor)
+            .bind(&e.reason)
+            .bind(new_balance)
+            .bind(now)
+            .fetch_optional(&mut *$tx)
+            .await?;
+        let Some(row) = inserted else {
+            // The same source was posted for another user in a transaction that committed after
+            // our check: nothing of ours was written; report the row that won.
+            $tx.rollback().await?;
+            let existing = sqlx::query_as::<_, TransactionRow>(sql::TX_BY_SOURCE)
+                .bind(e.kind)
+                .bind(&e.source_kind)
+                .bind(&e.source_id)
+                .fetch_one(&$store.pool)
+                .await?;
+            return Ok(PostOutcome::AlreadyApplied(existing));
+        };
+        sqlx::query(sql::SET_BALANCE)
+            .bind(new_balance)
+            .bind(now)
+            .bind(e.user_id)
+            .execute(&mut *$tx)
+            .await?;
+        $tx.commit().await?;
+        Ok(PostOutcome::Applied(row))
+    }};
+}
+pub(crate) use post_entry_in_tx;

@@ -299,15 +299,7 @@ impl Query {
 
 /// Encodes an id for a path segment like the SDK's `encodeURIPath`.
 fn path_segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    super::http::percent_encode(id, b"-._~!$&'()*+,;=:@")
 }
 
 #[cfg(test)]

@@ -254,9 +254,14 @@ fn error_message(body: &[u8]) -> Option<String> {
 
 /// Percent-encodes a query component (RFC 3986 unreserved characters kept).
 pub fn encode_component(s: &str) -> String {
+    percent_encode(s, b"-_.~")
+}
+
+/// Percent-encodes every byte but ASCII letters, digits and those in `keep`.
+pub fn percent_encode(s: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));

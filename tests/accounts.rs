@@ -28,10 +28,22 @@ async fn sign_up_is_rate_limited_per_address(db: Db) {
     let Some(app) = TestApp::spawn(db).await else { return };
     let b = Browser::new(&app);
     for i in 0..10 {
-        let r = b.call(&app, "/api/sign_up", &[("email", &format!("n{i}@example.com")), ("password", PASSWORD)]).await;
+        let r = b
+            .call(
+                &app,
+                "/api/sign_up",
+                &[("email", &format!("n{i}@example.com")), ("password", PASSWORD)],
+            )
+            .await;
         assert!(r.status().is_success(), "sign-up {i}: {}", r.status());
     }
-    let r = b.call(&app, "/api/sign_up", &[("email", "n10@example.com"), ("password", PASSWORD)]).await;
+    let r = b
+        .call(
+            &app,
+            "/api/sign_up",
+            &[("email", "n10@example.com"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(r.status(), 429, "the 11th sign-up from one address within the hour");
     assert!(r.text().await.unwrap().contains("Too many attempts"));
     assert!(app.db.store.user_by_email("n10@example.com").await.unwrap().is_none());

@@ -188,6 +188,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         whop: Arc::new(whop),
     };
     let app = router::build(state);
+    spawn_housekeeping(store.clone());
 
     tracing::info!("listening on http://{}", listener.local_addr()?);
     axum::serve(
@@ -200,6 +201,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down: closing the database");
     store.close().await;
     Ok(())
+}
+
+/// Deletes expired sessions every hour (they are refused anyway; this keeps the table small).
+fn spawn_housekeeping(store: Arc<dyn crate::server::store::Store>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            match store.delete_expired_sessions(chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
+                Err(e) => tracing::warn!(error = %e, "could not delete expired sessions"),
+            }
+        }
+    });
 }
 
 /// `http://host:port` for reaching ourselves; an unspecified bind address (0.0.0.0) becomes loopback.

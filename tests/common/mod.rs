@@ -242,8 +242,10 @@ impl TestApp {
             .await
             .unwrap();
         });
+        // A timeout, so a server that stops answering fails the test instead of hanging it.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
         Some(TestApp {

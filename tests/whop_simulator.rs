@@ -491,6 +491,7 @@ async fn failed_deliveries_are_retried_on_schedule_then_given_up() {
         t.store.clone(),
         &base,
         vec![Duration::from_millis(300), Duration::from_millis(600)],
+        None,
     )
     .await
     .unwrap();

@@ -46,6 +46,9 @@ pub enum WhopConfig {
     Simulated {
         /// The simulator's webhook retry schedule (Whop's is 10, 20, 40 seconds).
         retry_schedule: Vec<std::time::Duration>,
+        /// A fixed key for the simulated API (`WHOP_SIM_API_KEY`, e.g. for browser tests);
+        /// otherwise one is made once and kept in settings.
+        api_key: Option<SecretString>,
     },
     Live {
         base_url: String,
@@ -221,7 +224,11 @@ fn whop_config(get: &impl Fn(&str) -> Option<String>, secrets: &[SecretString]) 
             .into_iter()
             .map(std::time::Duration::from_secs_f64)
             .collect();
-        return Ok(WhopConfig::Simulated { retry_schedule });
+        let api_key = get("WHOP_SIM_API_KEY").map(SecretString::from);
+        return Ok(WhopConfig::Simulated {
+            retry_schedule,
+            api_key,
+        });
     }
     let api_key = api_key.ok_or(ConfigError {
         var: "WHOP_API_KEY",
@@ -370,7 +377,7 @@ mod tests {
             ("WHOP_SIM_RETRY_SECS", "0.1,0.2"),
         ])
         .unwrap();
-        assert!(matches!(forced.whop, WhopConfig::Simulated { ref retry_schedule } if retry_schedule.len() == 2));
+        assert!(matches!(forced.whop, WhopConfig::Simulated { ref retry_schedule, .. } if retry_schedule.len() == 2));
     }
 
     #[test]

@@ -43,8 +43,11 @@ impl WhopSetup {
     ) -> Result<(WhopSetup, Vec<SecretString>), StoreError> {
         let mut secrets = configured_secrets.to_vec();
         let setup = match config {
-            WhopConfig::Simulated { retry_schedule } => {
-                let sim = Simulator::start(store, own_base, retry_schedule.clone()).await?;
+            WhopConfig::Simulated {
+                retry_schedule,
+                api_key,
+            } => {
+                let sim = Simulator::start(store, own_base, retry_schedule.clone(), api_key.clone()).await?;
                 sim.spawn_delivery_worker();
                 secrets.push(sim.webhook_secret.clone());
                 let client = WhopClient::new(ClientConfig::new(&sim.api_base(), sim.api_key.clone()))

@@ -212,6 +212,7 @@ impl TestApp {
         let base = format!("http://{addr}");
         let whop_config = if simulated {
             WhopConfig::Simulated {
+                api_key: None,
                 retry_schedule: vec![Duration::from_millis(200), Duration::from_millis(400)],
             }
         } else {

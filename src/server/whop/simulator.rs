@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use axum::routing::{get, post, put};
 use axum::Router;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use actions::CheckoutAction;
@@ -63,10 +63,16 @@ impl Simulator {
         store: Arc<dyn Store>,
         base: &str,
         retry_schedule: Vec<Duration>,
+        fixed_api_key: Option<SecretString>,
     ) -> Result<Arc<Simulator>, StoreError> {
-        let api_key = store
-            .setting_or_insert("whop_sim_api_key", &format!("sim_{}", random_token()))
-            .await?;
+        let api_key = match fixed_api_key {
+            Some(k) => k.expose_secret().to_string(),
+            None => {
+                store
+                    .setting_or_insert("whop_sim_api_key", &format!("sim_{}", random_token()))
+                    .await?
+            }
+        };
         let secret = store
             .setting_or_insert("whop_sim_webhook_secret", &format!("ws_{}", random_token()))
             .await?;

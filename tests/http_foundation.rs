@@ -162,6 +162,30 @@ async fn webhook_verify_then_store(db: Db) {
     assert_eq!(r.status(), 503);
 }
 
+/// Unknown paths render the 404 page through the fallback handler with the same context as every
+/// page: its header still learns the Whop mode (regression: the fallback once lacked the state,
+/// and the header's resource panicked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_found_page_has_the_app_state() {
+    let Some(app) = TestApp::spawn_simulated(Db::Sqlite).await else {
+        return;
+    };
+    let r = app
+        .client
+        .get(app.url("/no/such/page"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Page not found"), "{html}");
+    assert!(
+        html.contains("TEST MODE"),
+        "the header's resources ran with the state: {html}"
+    );
+}
+
 #[tokio::test]
 async fn webhook_without_secret_is_refused_with_503() {
     let Some(app) = TestApp::spawn_with_secrets(Db::Sqlite, vec![]).await else {

@@ -6,9 +6,7 @@ use crate::model::{AppError, SystemStatus, WhopMode};
 /// database path end to end.
 #[server(endpoint = "get_system_status")]
 pub async fn get_system_status() -> Result<SystemStatus, AppError> {
-    use crate::server::state::AppState;
-
-    let state = expect_context::<AppState>();
+    let state = crate::server::fn_ctx::state()?;
     crate::server::service::system::status(state.store.as_ref(), state.whop.mode)
         .await
         .map_err(AppError::from)
@@ -17,6 +15,5 @@ pub async fn get_system_status() -> Result<SystemStatus, AppError> {
 /// Which Whop this instance talks to (pages show a TEST MODE banner unless it is the real one).
 #[server(endpoint = "get_whop_mode")]
 pub async fn get_whop_mode() -> Result<WhopMode, AppError> {
-    use crate::server::state::AppState;
-    Ok(expect_context::<AppState>().whop.mode)
+    Ok(crate::server::fn_ctx::state()?.whop.mode)
 }

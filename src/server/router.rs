@@ -41,7 +41,15 @@ pub fn build(state: AppState) -> Router {
             },
             move || shell(options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Unknown paths: a static file, else the app's 404 page, rendered with the same context
+        // as every other page (its header's resources need the state too).
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            {
+                let state = state.clone();
+                move || provide_context(state.clone())
+            },
+            shell,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             origin_check::refuse_cross_site,

@@ -528,16 +528,7 @@ async fn failed_deliveries_are_retried_on_schedule_then_given_up() {
     sim.spawn_delivery_worker();
 
     // Enqueue one event straight through the store (the receiver is not a full app).
-    t.store
-        .sim_enqueue(&atlas_credits::server::store::NewSimDelivery {
-            webhook_id: "msg_retry".into(),
-            event_type: "payment.succeeded".into(),
-            payload: r#"{"id":"msg_retry","type":"payment.succeeded","data":{"id":"pay_1"}}"#.into(),
-            status: "pending",
-            due_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
+    enqueue_payment_event(t.store.as_ref(), "msg_retry", "pay_1").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while hits.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -555,16 +546,7 @@ async fn failed_deliveries_are_retried_on_schedule_then_given_up() {
     );
 
     // A receiver that never answers 2xx: after the schedule runs out the delivery is given up.
-    t.store
-        .sim_enqueue(&atlas_credits::server::store::NewSimDelivery {
-            webhook_id: "msg_doomed".into(),
-            event_type: "payment.succeeded".into(),
-            payload: r#"{"id":"msg_doomed","type":"payment.succeeded","data":{"id":"always_fail"}}"#.into(),
-            status: "pending",
-            due_at: chrono::Utc::now(),
-        })
-        .await
-        .unwrap();
+    enqueue_payment_event(t.store.as_ref(), "msg_doomed", "always_fail").await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let d = t
@@ -582,4 +564,19 @@ async fn failed_deliveries_are_retried_on_schedule_then_given_up() {
         assert!(Instant::now() < deadline, "never given up: {d:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Queues one `payment.succeeded` delivery due now, straight through the store.
+async fn enqueue_payment_event(store: &dyn atlas_credits::server::store::Store, webhook_id: &str, payment_id: &str) {
+    let payload = json!({ "id": webhook_id, "type": "payment.succeeded", "data": { "id": payment_id } }).to_string();
+    store
+        .sim_enqueue(&atlas_credits::server::store::NewSimDelivery {
+            webhook_id: webhook_id.into(),
+            event_type: "payment.succeeded".into(),
+            payload,
+            status: "pending",
+            due_at: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
 }

@@ -12,7 +12,8 @@ export LEPTOS_SITE_ADDR="127.0.0.1:$port"
 export LEPTOS_ENV=PROD
 export RUST_LOG="${RUST_LOG:-warn,atlas_credits=info}"
 export WHOP_WEBHOOK_SECRET="${WHOP_WEBHOOK_SECRET:-ws_e2e_test_secret}"
-# Test mode (no WHOP_API_KEY) with a known simulator key, so the browser tests can create checkouts.
+# Test mode, chosen explicitly, with a known simulator key so the browser tests can create checkouts.
+export WHOP_MODE=simulated
 export WHOP_SIM_API_KEY="${WHOP_SIM_API_KEY:-sim_e2e_key}"
 if [ "${E2E_NEGATIVE:-0}" = 1 ]; then
   export LEPTOS_SITE_PKG_DIR=no-such-bundle

@@ -3,11 +3,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod dotenv;
 pub mod error;
 pub mod fn_ctx;
 pub mod http;
+pub mod jobs;
 pub mod router;
 pub mod service;
+pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;

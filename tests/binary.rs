@@ -19,6 +19,13 @@ fn command(args: &[&str]) -> Command {
         "DATABASE_MAX_CONNECTIONS",
         "SQLITE_SYNCHRONOUS",
         "WHOP_WEBHOOK_SECRET",
+        "WHOP_API_KEY",
+        "WHOP_MODE",
+        "WHOP_COMPANY_ID",
+        "WHOP_BASE_URL",
+        "PUBLIC_URL",
+        "TRUST_PROXY",
+        "LEPTOS_SITE_ADDR",
     ] {
         c.env_remove(var);
     }
@@ -190,4 +197,160 @@ fn create_admin_and_create_api_key() {
             .unwrap();
         assert_ne!(stored, key, "the key is stored hashed");
     });
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn answers_healthz(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.starts_with("HTTP/1.1 200")
+}
+
+/// Runs `serve` with `env` until it exits on its own (Some(code)) or answers /healthz (None,
+/// then stopped with SIGTERM). Returns that and everything it wrote to stderr.
+fn serve_briefly(port: u16, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = command(&["serve"]);
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("s.db").display()),
+        )
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exited = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if answers_healthz(port) {
+            Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        assert!(Instant::now() < deadline, "server neither started nor stopped");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (exited, err)
+}
+
+/// Test mode (the simulator, whose checkout pays for free) never starts by accident: without a
+/// Whop key it is the default only on a loopback address without an https PUBLIC_URL.
+#[test]
+fn test_mode_is_refused_where_it_could_be_mistaken_for_production() {
+    let port = free_port();
+    let any = format!("0.0.0.0:{port}");
+    let lo = format!("127.0.0.1:{port}");
+    for env in [
+        vec![("LEPTOS_SITE_ADDR", any.as_str())],
+        // A key secret that failed to mount arrives blank.
+        vec![("LEPTOS_SITE_ADDR", any.as_str()), ("WHOP_API_KEY", "  ")],
+        vec![
+            ("LEPTOS_SITE_ADDR", lo.as_str()),
+            ("PUBLIC_URL", "https://credits.example.com"),
+        ],
+    ] {
+        let (exit, err) = serve_briefly(port, &env);
+        assert_eq!(exit, Some(2), "{env:?} must refuse to start: {err}");
+        for named in ["WHOP_API_KEY", "WHOP_MODE=simulated", "PUBLIC_URL", "LEPTOS_SITE_ADDR"] {
+            assert!(err.contains(named), "{env:?}: the message names {named}: {err}");
+        }
+    }
+
+    // Chosen on purpose it starts anywhere, and says so loudly.
+    let (exit, err) = serve_briefly(port, &[("LEPTOS_SITE_ADDR", any.as_str()), ("WHOP_MODE", "simulated")]);
+    assert_eq!(exit, None, "{err}");
+    assert!(err.contains("TEST MODE (WHOP_MODE=simulated)"), "{err}");
+
+    // The default on loopback (make run) starts, and says why.
+    let (exit, err) = serve_briefly(port, &[("LEPTOS_SITE_ADDR", lo.as_str())]);
+    assert_eq!(exit, None, "{err}");
+    assert!(err.contains("TEST MODE (no WHOP_API_KEY"), "{err}");
+}
+
+/// A malformed `.env` is reported by line number only: its text may be a secret.
+#[test]
+fn a_bad_env_file_line_is_named_not_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "LOG_FORMAT=text\nWHOP_API_KEY=\"sk_live_topsecret\nRUST_LOG=info\n",
+    )
+    .unwrap();
+    let out = command(&["migrate"]).current_dir(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(".env line 2"), "{err}");
+    assert!(!err.contains("topsecret") && !err.contains("WHOP_API_KEY"), "{err}");
+    assert!(!dir.path().join("data").exists(), "nothing ran");
+}
+
+/// Database passwords never reach the logs, in any form PostgreSQL URLs carry them, at any level.
+#[test]
+fn database_passwords_never_reach_the_logs() {
+    // In a configuration error.
+    let out = command(&["migrate"])
+        .env("DATABASE_URL", "mysql://u:hunter2@h/db?password=hunter3")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DATABASE_URL") && !err.contains("hunter"), "{err}");
+
+    // In the start-up lines of a real PostgreSQL database (trust auth ignores the password).
+    let Some(admin_url) = std::env::var("TEST_POSTGRES_URL").ok().filter(|v| !v.is_empty()) else {
+        assert_ne!(
+            std::env::var("REQUIRE_POSTGRES").as_deref(),
+            Ok("1"),
+            "TEST_POSTGRES_URL is required"
+        );
+        eprintln!("!!! SKIPPED the PostgreSQL half: TEST_POSTGRES_URL is not set !!!");
+        return;
+    };
+    let name = format!("atlas_test_redact_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let admin = rt.block_on(sqlx::PgPool::connect(&admin_url)).unwrap();
+    rt.block_on(sqlx::query(&format!("create database {name}")).execute(&admin))
+        .unwrap();
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    let db_url = format!("{base}/{name}?sslmode=disable&password=hunter2&application_name=atlas");
+    let out = command(&["migrate"])
+        .env("DATABASE_URL", &db_url)
+        .env("RUST_LOG", "trace")
+        .output()
+        .unwrap();
+    rt.block_on(sqlx::query(&format!("drop database if exists {name} with (force)")).execute(&admin))
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("migrations applied") && err.contains("password=***"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
 }

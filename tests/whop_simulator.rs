@@ -525,7 +525,9 @@ async fn failed_deliveries_are_retried_on_schedule_then_given_up() {
         )
     };
     tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
-    sim.spawn_delivery_worker();
+    // The same job the app runs (server::jobs), here with nothing else around it.
+    let mut jobs = atlas_credits::server::jobs::Jobs::new();
+    jobs.spawn(atlas_credits::server::jobs::SimDelivery::new(sim.clone()));
 
     // Enqueue one event straight through the store (the receiver is not a full app).
     enqueue_payment_event(t.store.as_ref(), "msg_retry", "pay_1").await;

@@ -2,16 +2,13 @@
 //! value stops here with the variable's name, before anything starts.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use crate::model::WhopMode;
-use crate::server::config::{redact_url, Config};
-use crate::server::state::{AppState, WebSettings};
+use crate::server::config::{redact_url, Config, ConfigError};
+use crate::server::startup::Application;
 use crate::server::store::{self, ConnectOptions};
-use crate::server::whop::WhopSetup;
-use crate::server::{router, telemetry};
+use crate::server::{dotenv, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,11 +42,11 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // A missing .env is normal; a malformed one is worth a word.
-    if let Err(e) = dotenvy::dotenv() {
-        if !e.not_found() {
-            eprintln!("warning: .env could not be read: {e}");
-        }
+    // A missing .env is normal; a malformed one stops here, named by line number only (its
+    // text may hold a secret).
+    if let Err(e) = dotenv::load(std::path::Path::new(".env")) {
+        eprintln!("atlas-credits: {e}");
+        return ExitCode::from(2);
     }
     let config = match Config::from_env() {
         Ok(c) => c,
@@ -77,6 +74,11 @@ pub fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A configuration problem found at start-up (e.g. test mode where it is not allowed).
+        Err(e) if e.downcast_ref::<ConfigError>().is_some() => {
+            eprintln!("atlas-credits: {e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "atlas-credits stopped");
             eprintln!("atlas-credits: {e:#}");
@@ -149,83 +151,13 @@ async fn create_api_key(config: Config, name: String) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let leptos_options = config.leptos_options()?;
-    let addr = leptos_options.site_addr;
-
-    let store = store::connect(&ConnectOptions::from(&config)).await?;
-    store.migrate().await?;
-    tracing::info!(
-        database = %redact_url(&config.database_url),
-        backend = store.backend().as_str(),
-        schema = store.schema_version().await?,
-        "database ready"
-    );
-    // Bind first: in test mode the simulator needs the app's own address.
+    let addr = config.leptos_options()?.site_addr;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    let own_base = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| own_base_url(listener.local_addr().unwrap_or(addr)));
-    let (whop, webhook_secrets) =
-        WhopSetup::start(&config.whop, store.clone(), &own_base, &config.whop_webhook_secrets).await?;
-    match whop.mode {
-        WhopMode::Simulated => tracing::warn!(
-            "TEST MODE: no WHOP_API_KEY, so payments go to the built-in Whop simulator at {own_base}/_sim/whop"
-        ),
-        mode => tracing::info!(?mode, base_url = whop.client.base_url(), "Whop API configured"),
-    }
-    if webhook_secrets.is_empty() {
-        tracing::warn!("WHOP_WEBHOOK_SECRET is not set: webhook deliveries will be refused with 503");
-    }
-
-    let state = AppState {
-        leptos_options,
-        store: store.clone(),
-        webhook_secrets: Arc::new(webhook_secrets),
-        web: Arc::new(WebSettings::from_config(&config)),
-        whop: Arc::new(whop),
-    };
-    let app = router::build(state);
-    spawn_housekeeping(store.clone());
-
-    tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
-
-    tracing::info!("shutting down: closing the database");
-    store.close().await;
-    Ok(())
-}
-
-/// Deletes expired sessions every hour (they are refused anyway; this keeps the table small).
-fn spawn_housekeeping(store: Arc<dyn crate::server::store::Store>) {
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-        loop {
-            every.tick().await;
-            match store.delete_expired_sessions(chrono::Utc::now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(sessions = n, "expired sessions deleted"),
-                Err(e) => tracing::warn!(error = %e, "could not delete expired sessions"),
-            }
-        }
-    });
-}
-
-/// `http://host:port` for reaching ourselves; an unspecified bind address (0.0.0.0) becomes loopback.
-fn own_base_url(addr: std::net::SocketAddr) -> String {
-    let host = if addr.ip().is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        addr.ip().to_string()
-    };
-    format!("http://{host}:{}", addr.port())
+    let app = Application::build(&config, listener).await?;
+    tracing::info!(jobs = ?app.job_names(), "listening on http://{}", app.local_addr());
+    app.run_until_stopped(shutdown_signal()).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server stops.

@@ -39,11 +39,15 @@ pub struct Config {
     pub whop: WhopConfig,
 }
 
-/// How the app reaches Whop: the built-in simulator (test mode, the default without an API key)
-/// or a real Whop API (production or sandbox, by base URL).
+/// How the app reaches Whop: the built-in simulator (test mode) or a real Whop API (production
+/// or sandbox, by base URL). Test mode must never be entered by accident: its checkout page
+/// "pays" for free, so see `check_test_mode` for when it may start.
 #[derive(Debug, Clone)]
 pub enum WhopConfig {
     Simulated {
+        /// `WHOP_MODE=simulated` was set. Otherwise test mode is only the default because no
+        /// Whop key is configured, which is allowed on a loopback address only.
+        explicit: bool,
         /// The simulator's webhook retry schedule (Whop's is 10, 20, 40 seconds).
         retry_schedule: Vec<std::time::Duration>,
         /// A fixed key for the simulated API (`WHOP_SIM_API_KEY`, e.g. for browser tests);
@@ -192,10 +196,10 @@ impl Config {
 fn whop_config(get: &impl Fn(&str) -> Option<String>, secrets: &[SecretString]) -> Result<WhopConfig, ConfigError> {
     let api_key = get("WHOP_API_KEY");
     let mode = get("WHOP_MODE").map(|m| m.trim().to_ascii_lowercase());
-    let simulated = match mode.as_deref() {
-        Some("simulated") => true,
-        Some("live") => false,
-        None => api_key.is_none(),
+    let (simulated, explicit) = match mode.as_deref() {
+        Some("simulated") => (true, true),
+        Some("live") => (false, true),
+        None => (api_key.is_none(), false),
         Some(other) => {
             return Err(ConfigError {
                 var: "WHOP_MODE",
@@ -226,6 +230,7 @@ fn whop_config(get: &impl Fn(&str) -> Option<String>, secrets: &[SecretString]) 
             .collect();
         let api_key = get("WHOP_SIM_API_KEY").map(SecretString::from);
         return Ok(WhopConfig::Simulated {
+            explicit,
             retry_schedule,
             api_key,
         });
@@ -248,7 +253,7 @@ fn whop_config(get: &impl Fn(&str) -> Option<String>, secrets: &[SecretString]) 
     if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
         return Err(ConfigError {
             var: "WHOP_BASE_URL",
-            problem: format!("must be an http(s) URL (got {base_url:?})"),
+            problem: format!("must be an http(s) URL (got {:?})", redact_url(&base_url)),
         });
     }
     Ok(WhopConfig::Live {
@@ -269,18 +274,101 @@ fn parse_or<T: FromStr>(var: &'static str, raw: Option<String>, default: T, expe
     }
 }
 
-/// Hides the password of a database URL so it can be logged or shown in an error.
+impl Config {
+    /// Refuses to start test mode where it could be mistaken for production. Test mode chosen by
+    /// default (no `WHOP_API_KEY`, no `WHOP_MODE`) is allowed only when the app listens on a
+    /// loopback address and `PUBLIC_URL` is not https: a Whop key secret that failed to mount
+    /// on a server must stop it, not turn its checkout into a free one.
+    pub fn check_test_mode(&self, listening_on: std::net::SocketAddr) -> Result<(), ConfigError> {
+        let WhopConfig::Simulated { explicit: false, .. } = self.whop else {
+            return Ok(());
+        };
+        let https = self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+        if listening_on.ip().is_loopback() && !https {
+            return Ok(());
+        }
+        Err(ConfigError {
+            var: "WHOP_API_KEY",
+            problem: format!(
+                "is not set, so payments would go to the built-in Whop simulator (test mode), whose checkout \
+                 page pays for free. Test mode is only the default when the app listens on a loopback address \
+                 (LEPTOS_SITE_ADDR is {listening_on}) and PUBLIC_URL is not https (PUBLIC_URL is {}). For real \
+                 payments set WHOP_API_KEY, WHOP_COMPANY_ID and WHOP_WEBHOOK_SECRET; to run test mode here on \
+                 purpose set WHOP_MODE=simulated.",
+                self.public_url.as_deref().unwrap_or("unset")
+            ),
+        })
+    }
+}
+
+/// Hides every credential in a database (or any) URL so it can be logged or shown in an error:
+/// the password of the user-info part, and the value of any query parameter that names a
+/// secret (`password`, `sslpassword`, `token`, `secret`, `key`...), percent-encoded or not.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let creds = &url[scheme_end + 3..at];
-            match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &creds[..colon], &url[at..]),
+    let (before_query, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = redact_userinfo(before_query);
+    if let Some(query) = query {
+        out.push('?');
+        let params: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if names_a_secret(k) => format!("{k}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// `scheme://user:pass@host/db` -> `scheme://user:***@host/db`.
+fn redact_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let creds = &authority[..at];
+            let user = creds.split_once(':').map(|(u, _)| u);
+            match user {
+                Some(user) => format!("{}{user}:***{}", &url[..scheme_end], &rest[at..]),
                 None => url.to_string(),
             }
         }
-        _ => url.to_string(),
+        None => url.to_string(),
     }
+}
+
+fn names_a_secret(key: &str) -> bool {
+    let key = percent_decode_lossy(key).to_ascii_lowercase();
+    ["pass", "secret", "token", "key", "auth", "credential"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+fn percent_decode_lossy(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -387,5 +475,66 @@ mod tests {
             "postgres://u:***@h:5432/db"
         );
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+        // Every credential form sqlx accepts in a PostgreSQL URL.
+        for (url, secret) in [
+            ("postgres://u@h/db?password=hunter2", "hunter2"),
+            ("postgres://u@h/db?sslmode=require&PASSWORD=hunter2", "hunter2"),
+            ("postgres://u@h/db?%70assword=hunter2", "hunter2"),
+            ("postgres://u@h/db?sslpassword=hunter2&application_name=x", "hunter2"),
+            ("postgres://u:hunter2@h/db?options=a@b", "hunter2"),
+            ("postgres://u:p%40ss@h/db", "p%40ss"),
+            ("https://u:hunter2@api.example/v1?api_key=k2", "hunter2"),
+            ("https://api.example/v1?token=hunter2", "hunter2"),
+        ] {
+            let r = redact_url(url);
+            assert!(!r.contains(secret), "{url} -> {r}");
+        }
+        assert_eq!(
+            redact_url("postgres://u@h/db?sslmode=require&password=x"),
+            "postgres://u@h/db?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p@h/db?options=a@b"),
+            "postgres://u:***@h/db?options=a@b"
+        );
+    }
+
+    fn sim(vars: &[(&str, &str)]) -> Config {
+        config(vars).unwrap()
+    }
+
+    #[test]
+    fn test_mode_by_default_only_on_loopback_without_https() {
+        let loopback: std::net::SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let v6_loopback: std::net::SocketAddr = "[::1]:3000".parse().unwrap();
+        let public: std::net::SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let default = sim(&[]);
+        assert!(default.check_test_mode(loopback).is_ok());
+        assert!(default.check_test_mode(v6_loopback).is_ok());
+        let e = default.check_test_mode(public).unwrap_err();
+        assert_eq!(e.var, "WHOP_API_KEY");
+        for var in [
+            "WHOP_MODE=simulated",
+            "WHOP_COMPANY_ID",
+            "WHOP_WEBHOOK_SECRET",
+            "PUBLIC_URL",
+            "LEPTOS_SITE_ADDR",
+        ] {
+            assert!(e.to_string().contains(var), "{var}: {e}");
+        }
+        // A blank key (a secret that failed to mount) is no key.
+        assert!(sim(&[("WHOP_API_KEY", "  ")]).check_test_mode(public).is_err());
+        // https in front of a loopback listener (a proxy): a real site, so refused too.
+        let behind_proxy = sim(&[("PUBLIC_URL", "https://credits.example.com")]);
+        assert!(behind_proxy.check_test_mode(loopback).is_err());
+        // Chosen on purpose, it may run anywhere.
+        assert!(sim(&[("WHOP_MODE", "simulated")]).check_test_mode(public).is_ok());
+        // Live mode is never refused here.
+        let live = sim(&[
+            ("WHOP_API_KEY", "k"),
+            ("WHOP_COMPANY_ID", "biz_1"),
+            ("WHOP_WEBHOOK_SECRET", "ws_1"),
+        ]);
+        assert!(live.check_test_mode(public).is_ok());
     }
 }

@@ -32,8 +32,9 @@ pub struct WhopSetup {
 }
 
 impl WhopSetup {
-    /// Builds the client for the configured Whop, or starts the simulator at `own_base` (the
-    /// app's own address) and points the client at it. Returns the setup and the webhook secrets
+    /// Builds the client for the configured Whop, or sets up the simulator at `own_base` (the
+    /// app's own address) and points the client at it (its delivery job is started with the
+    /// other jobs, by `startup`). Returns the setup and the webhook secrets
     /// to accept (the simulator's is added in test mode).
     pub async fn start(
         config: &WhopConfig,
@@ -46,9 +47,9 @@ impl WhopSetup {
             WhopConfig::Simulated {
                 retry_schedule,
                 api_key,
+                ..
             } => {
                 let sim = Simulator::start(store, own_base, retry_schedule.clone(), api_key.clone()).await?;
-                sim.spawn_delivery_worker();
                 secrets.push(sim.webhook_secret.clone());
                 let client = WhopClient::new(ClientConfig::new(&sim.api_base(), sim.api_key.clone()))
                     .map_err(|e| StoreError::Config(e.to_string()))?;

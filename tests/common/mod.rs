@@ -7,12 +7,14 @@ pub mod auth;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use atlas_credits::server::config::WhopConfig;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use atlas_credits::server::config::Config;
+use atlas_credits::server::startup::Application;
 use atlas_credits::server::state::AppState;
 use atlas_credits::server::store::{self, ConnectOptions, SqliteSynchronous, Store};
-use atlas_credits::server::whop::WhopSetup;
 use secrecy::SecretString;
-use std::time::Duration;
 
 /// Runs each named `async fn(Db)` as two tests, `sqlite::name` and `postgres::name`.
 #[macro_export]
@@ -177,13 +179,16 @@ pub async fn user(store: &dyn Store, email: &str) -> atlas_credits::server::stor
         .expect("create user")
 }
 
-/// The whole app served over real HTTP on 127.0.0.1:<random port>.
+/// The whole app served over real HTTP on 127.0.0.1:<random port>, built by the same start-up
+/// path as the binary (`startup::Application::build`) from a configuration read the same way,
+/// background jobs included.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub base: String,
     pub client: reqwest::Client,
     pub db: TestDb,
     pub state: AppState,
+    pub jobs: Vec<&'static str>,
 }
 
 impl TestApp {
@@ -191,58 +196,59 @@ impl TestApp {
         Self::spawn_with_secrets(db, vec![SecretString::from(WEBHOOK_SECRET.to_string())]).await
     }
 
+    /// Not in test mode, accepting webhooks signed with `secrets` only (none: refused with 503).
     pub async fn spawn_with_secrets(db: Db, secrets: Vec<SecretString>) -> Option<TestApp> {
-        Self::spawn_with(db, secrets, false).await
+        Self::spawn_with(db, &[], Some(secrets)).await
     }
 
     /// With the Whop simulator (test mode), whose webhook retries come after 0.2 s and 0.4 s.
     pub async fn spawn_simulated(db: Db) -> Option<TestApp> {
-        Self::spawn_with(db, vec![], true).await
+        Self::spawn_with(
+            db,
+            &[("WHOP_MODE", "simulated"), ("WHOP_SIM_RETRY_SECS", "0.2,0.4")],
+            None,
+        )
+        .await
     }
 
-    async fn spawn_with(db: Db, secrets: Vec<SecretString>, simulated: bool) -> Option<TestApp> {
-        let db = TestDb::new(db).await?;
-        let leptos_options = leptos::config::LeptosOptions::builder()
-            .output_name("atlas-credits")
-            .site_root("target/site")
-            .site_pkg_dir("pkg")
-            .build();
+    /// With extra configuration variables on top of the live-mode defaults below (e.g.
+    /// `TRUST_PROXY`, `PUBLIC_URL`), read by `Config::from_lookup` as the binary reads them.
+    pub async fn spawn_with_env(db: Db, vars: &[(&str, &str)]) -> Option<TestApp> {
+        Self::spawn_with(db, vars, None).await
+    }
+
+    async fn spawn_with(db: Db, vars: &[(&str, &str)], secrets: Option<Vec<SecretString>>) -> Option<TestApp> {
+        let mut db = TestDb::new(db).await?;
+        // Not simulated unless asked: a Whop that is never called by these tests.
+        let mut env: HashMap<String, String> = [
+            ("DATABASE_URL", db.url.as_str()),
+            ("SQLITE_SYNCHRONOUS", "normal"),
+            ("WHOP_MODE", "live"),
+            ("WHOP_API_KEY", "unused"),
+            ("WHOP_COMPANY_ID", "biz_test"),
+            ("WHOP_BASE_URL", "http://127.0.0.1:9/api/v1"),
+            ("WHOP_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ]
+        .into_iter()
+        .chain(vars.iter().copied())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        env.entry("LEPTOS_CONFIG_FILE".into())
+            .or_insert_with(|| concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml").into());
+        let mut config = Config::from_lookup(|k| env.get(k).cloned()).expect("test configuration");
+        if let Some(secrets) = secrets {
+            config.whop_webhook_secrets = secrets;
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let app = Application::build(&config, listener).await.expect("build the app");
+        let addr = app.local_addr();
         let base = format!("http://{addr}");
-        let whop_config = if simulated {
-            WhopConfig::Simulated {
-                api_key: None,
-                retry_schedule: vec![Duration::from_millis(200), Duration::from_millis(400)],
-            }
-        } else {
-            // Not simulated: a Whop that is never called by these tests.
-            WhopConfig::Live {
-                base_url: "http://127.0.0.1:9/api/v1".into(),
-                api_key: SecretString::from("unused".to_string()),
-                company_id: "biz_test".into(),
-                app_id: None,
-            }
-        };
-        let (whop, secrets) = WhopSetup::start(&whop_config, db.store.clone(), &base, &secrets)
-            .await
-            .unwrap();
-        let state = AppState {
-            leptos_options,
-            store: db.store.clone(),
-            webhook_secrets: Arc::new(secrets),
-            web: Default::default(),
-            whop: Arc::new(whop),
-        };
-        let app = atlas_credits::server::router::build(state.clone());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        let state = app.state().clone();
+        let jobs = app.job_names();
+        // One pool for the test and the app, as in production (on SQLite one writer queue).
+        let own = std::mem::replace(&mut db.store, state.store.clone());
+        own.close().await;
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
         // A timeout, so a server that stops answering fails the test instead of hanging it.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -255,6 +261,7 @@ impl TestApp {
             client,
             db,
             state,
+            jobs,
         })
     }
 

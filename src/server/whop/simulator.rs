@@ -19,6 +19,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 pub use actions::CheckoutAction;
+pub use delivery::DeliveryReport;
 
 use crate::server::service::auth::random_token;
 use crate::server::state::AppState;
@@ -112,10 +113,10 @@ impl Simulator {
         *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = m;
     }
 
-    /// Starts the background sender of webhook deliveries.
-    pub fn spawn_delivery_worker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let sim = self.clone();
-        tokio::spawn(async move { delivery::run(sim).await })
+    /// Sends the deliveries due now (at most `limit`); the `whop_simulator_delivery` job calls
+    /// this in a loop.
+    pub async fn deliver_due(&self, limit: i64) -> Result<DeliveryReport, StoreError> {
+        delivery::deliver_due(self, limit).await
     }
 }
 

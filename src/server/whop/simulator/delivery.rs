@@ -1,33 +1,39 @@
 //! Sends queued webhooks to the app over real HTTP, signed as Whop signs them, with Whop's retry
 //! schedule after a non-2xx answer or no answer (10 s, 20 s, 40 s by default; then given up).
 
-use std::sync::Arc;
-use std::time::Duration;
+//! The loop that calls `deliver_due` is the `whop_simulator_delivery` job (server::jobs).
 
 use chrono::Utc;
 
 use super::actions::next_retry;
 use super::Simulator;
-use crate::server::store::SimDeliveryRow;
+use crate::server::store::{SimDeliveryRow, StoreError};
 use crate::server::whop::verify::sign;
 
-const POLL: Duration = Duration::from_millis(100);
-
-pub(super) async fn run(sim: Arc<Simulator>) {
-    loop {
-        match sim.store.sim_due(Utc::now(), 50).await {
-            Ok(due) => {
-                for d in due {
-                    attempt(&sim, d).await;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "simulator could not read its delivery queue"),
-        }
-        tokio::time::sleep(POLL).await;
-    }
+/// What one pass over the queue did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub delivered: usize,
+    /// Answered non-2xx or not at all, and will be tried again.
+    pub retrying: usize,
+    /// Out of retries.
+    pub failed: usize,
 }
 
-async fn attempt(sim: &Simulator, d: SimDeliveryRow) {
+/// Attempts every delivery due now (at most `limit`), oldest first.
+pub(super) async fn deliver_due(sim: &Simulator, limit: i64) -> Result<DeliveryReport, StoreError> {
+    let mut report = DeliveryReport::default();
+    for d in sim.store.sim_due(Utc::now(), limit).await? {
+        match attempt(sim, d).await {
+            "delivered" => report.delivered += 1,
+            "pending" => report.retrying += 1,
+            _ => report.failed += 1,
+        }
+    }
+    Ok(report)
+}
+
+async fn attempt(sim: &Simulator, d: SimDeliveryRow) -> &'static str {
     let timestamp = Utc::now().timestamp();
     let signature = sign(&sim.webhook_secret, &d.webhook_id, timestamp, d.payload.as_bytes());
     let sent = sim
@@ -61,4 +67,5 @@ async fn attempt(sim: &Simulator, d: SimDeliveryRow) {
     {
         tracing::warn!(error = %e, "simulator could not record a delivery attempt");
     }
+    state
 }

@@ -1,0 +1,50 @@
+//! Hourly housekeeping: deletes expired sessions (they are refused anyway; this keeps the table
+//! small) and rate-limit windows that have ended.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::Job;
+use crate::server::store::Store;
+
+pub struct Housekeeping {
+    store: Arc<dyn Store>,
+}
+
+/// What one housekeeping step removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HousekeepingReport {
+    pub expired_sessions: u64,
+}
+
+impl Housekeeping {
+    pub fn new(store: Arc<dyn Store>) -> Housekeeping {
+        Housekeeping { store }
+    }
+}
+
+#[async_trait]
+impl Job for Housekeeping {
+    type Report = HousekeepingReport;
+
+    fn name(&self) -> &'static str {
+        "housekeeping"
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+
+    async fn run_once(&self) -> anyhow::Result<HousekeepingReport> {
+        let now = Utc::now();
+        let expired_sessions = self.store.delete_expired_sessions(now).await?;
+        Ok(HousekeepingReport { expired_sessions })
+    }
+
+    fn is_noteworthy(&self, r: &HousekeepingReport) -> bool {
+        *r != HousekeepingReport::default()
+    }
+}

@@ -26,6 +26,9 @@ both_backends!(
     every_documented_status_matches_its_schema,
     concurrent_first_puts_create_one_user,
     padded_keys_and_wrong_methods_are_refused,
+    spend_amounts_are_capped_even_in_debt,
+    control_characters_are_refused,
+    key_use_is_recorded_once_a_minute,
 );
 
 /// A key with surrounding spaces would replay the unpadded key's spend while looking different,
@@ -448,7 +451,7 @@ async fn balance_and_idempotent_spends(db: Db) {
         .await;
     assert_error_402(&r, 70);
     let r = api
-        .spend("u1", &json!({ "amount": i64::MAX, "idempotency_key": "k-max" }))
+        .spend("u1", &json!({ "amount": MAX_SPEND, "idempotency_key": "k-max" }))
         .await;
     assert_error_402(&r, 70);
     assert_eq!(api.balance_of("u1").await, 70);
@@ -609,6 +612,51 @@ async fn every_route_requires_a_live_key(db: Db) {
         assert_error(&send(api.anon(Method::GET, path)).await, 404, "not_found");
         assert_error(&send(api.req(Method::GET, path)).await, 404, "not_found");
     }
+}
+
+/// An authenticated call reads the key; its use is written at most once a minute. Regression:
+/// every call (even `GET /balance`) wrote `last_used_at`, a database write per request.
+async fn key_use_is_recorded_once_a_minute(db: Db) {
+    let Some(api) = Api::spawn(db).await else {
+        return;
+    };
+    api.create_user("u1").await;
+    let key_row = || async {
+        let keys = api.store().list_api_keys().await.unwrap();
+        keys.into_iter().find(|k| k.name == "host app").expect("the key")
+    };
+    let first = key_row().await.last_used_at.expect("the first call recorded the use");
+    assert!(chrono::Utc::now() - first < chrono::Duration::seconds(60));
+    for i in 0..20 {
+        let r = if i % 2 == 0 {
+            api.balance("u1").await
+        } else {
+            api.transactions("u1", "").await
+        };
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(key_row().await.last_used_at, Some(first), "call {i} wrote last_used_at");
+    }
+
+    // Once the recorded use is older than a minute, the next call records it again (once).
+    let id = key_row().await.id;
+    // Whole seconds: PostgreSQL keeps microseconds, so a nanosecond time would not round-trip.
+    let old = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now() - chrono::Duration::seconds(120), 0);
+    let far = chrono::Utc::now() + chrono::Duration::days(1);
+    assert!(api.store().record_api_key_use(id, old, far).await.unwrap());
+    assert_eq!(key_row().await.last_used_at, Some(old));
+    let before = chrono::Utc::now();
+    assert_eq!(api.balance("u1").await.status, 200);
+    let renewed = key_row().await.last_used_at.unwrap();
+    assert!(renewed >= before - chrono::Duration::seconds(1), "{renewed} {before}");
+    assert_eq!(api.balance("u1").await.status, 200);
+    assert_eq!(key_row().await.last_used_at, Some(renewed));
+    // The conditional write itself: a fresh use is not overwritten.
+    let now = chrono::Utc::now();
+    assert!(!api
+        .store()
+        .record_api_key_use(id, now, now - chrono::Duration::seconds(60))
+        .await
+        .unwrap());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -831,6 +879,149 @@ async fn concurrent_first_puts_create_one_user(db: Db) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5b. Integer and text edges
+// ---------------------------------------------------------------------------------------------
+
+/// Largest spend the API takes (10^12 credits).
+const MAX_SPEND: i64 = 1_000_000_000_000;
+
+/// Amounts are 1 to 10^12. Regression: a spend of i64::MAX by a user in debt overflowed the
+/// balance arithmetic and answered 500; 10^12 + 1 was a 402 instead of a 400.
+async fn spend_amounts_are_capped_even_in_debt(db: Db) {
+    let Some(api) = Api::spawn(db).await else {
+        return;
+    };
+    let debtor = api.create_user("debtor").await;
+    api.grant("debtor", 10, "g1").await;
+    let clawback = LedgerEntry::new(
+        debtor.user_id(),
+        EntryKind::RefundClawback,
+        Credits(-15),
+        "test",
+        "refund-1",
+        Actor::System,
+    )
+    .unwrap();
+    assert!(ledger::post(api.store(), &clawback).await.unwrap().applied);
+    assert_eq!(api.balance_of("debtor").await, -5);
+
+    for (i, amount) in [i64::MAX, MAX_SPEND + 1, -1, 0, i64::MIN].into_iter().enumerate() {
+        let r = api
+            .spend(
+                "debtor",
+                &json!({ "amount": amount, "idempotency_key": format!("big-{i}") }),
+            )
+            .await;
+        assert_error(&r, 400, "invalid_request");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("amount") && message.contains("1000000000000"),
+            "{message}"
+        );
+    }
+    assert_eq!(api.balance_of("debtor").await, -5);
+    assert_eq!(api.ledger_sum("debtor").await, -5);
+    assert_eq!(api.row_count("debtor").await, 2);
+
+    // The cap itself is a valid spend.
+    let rich = api.create_user("rich").await;
+    api.grant("rich", MAX_SPEND, "g2").await;
+    let r = api
+        .spend("rich", &json!({ "amount": MAX_SPEND, "idempotency_key": "all" }))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (r.body["amount"].as_i64(), r.body["balance"].as_i64()),
+        (Some(MAX_SPEND), Some(0))
+    );
+    assert_eq!(api.store().ledger_sum(rich.user_id()).await.unwrap().get(), 0);
+}
+
+/// Control characters in a name, reason or idempotency key are refused with 400 on both
+/// backends. Regression: SQLite stored a NUL where PostgreSQL failed with a 500.
+async fn control_characters_are_refused(db: Db) {
+    let Some(api) = Api::spawn(db).await else {
+        return;
+    };
+    // A new user with such a name is not created; an existing one keeps its name.
+    for name in ["A\0B", "A\nB", "A\tB", "A\u{7f}", "A\u{85}B"] {
+        let r = api
+            .put_user("u-ctl", &json!({ "email": "ctl@example.com", "name": name }))
+            .await;
+        assert_error(&r, 400, "invalid_request");
+        assert!(
+            r.body["error"]["message"].as_str().unwrap().contains("control"),
+            "{r:?}"
+        );
+    }
+    assert!(api.store().user_by_external_id("u-ctl").await.unwrap().is_none());
+    assert!(api.store().user_by_email("ctl@example.com").await.unwrap().is_none());
+    api.create_user("u1").await;
+    let r = api
+        .put_user("u1", &json!({ "email": "u1@example.com", "name": "x\0y" }))
+        .await;
+    assert_error(&r, 400, "invalid_request");
+    assert_eq!(api.user("u1").await.name, None);
+
+    // Spends with such a reason or key spend nothing.
+    api.grant("u1", 10, "g1").await;
+    let refused = [
+        json!({ "amount": 1, "idempotency_key": "k1", "reason": "a\0b" }),
+        json!({ "amount": 1, "idempotency_key": "k2", "reason": "line\nbreak" }),
+        json!({ "amount": 1, "idempotency_key": "k\u{0}3" }),
+        json!({ "amount": 1, "idempotency_key": "k\u{9b}4" }),
+    ];
+    for body in &refused {
+        assert_error(&api.spend("u1", body).await, 400, "invalid_request");
+    }
+    assert_eq!(api.balance_of("u1").await, 10);
+    assert_eq!(api.row_count("u1").await, 1);
+    // The refused key "k1" is still free.
+    let r = api.spend("u1", &json!({ "amount": 1, "idempotency_key": "k1" })).await;
+    assert_eq!((r.status, r.body["replayed"].as_bool()), (200, Some(false)), "{r:?}");
+
+    // API key names follow the same rule.
+    let before = api.store().list_api_keys().await.unwrap().len();
+    for name in ["key\0", "key\nname"] {
+        assert!(matches!(
+            api_keys::create(api.store(), name, "test").await,
+            Err(api_keys::ApiKeyError::InvalidName)
+        ));
+    }
+    assert_eq!(api.store().list_api_keys().await.unwrap().len(), before);
+
+    // A lone surrogate escape is not a string JSON can carry: 400, nothing stored.
+    for (method, path, raw) in [
+        (
+            Method::PUT,
+            "/users/u-sur",
+            r#"{"email":"sur@example.com","name":"\ud800"}"#,
+        ),
+        (
+            Method::POST,
+            "/users/u1/spend",
+            r#"{"amount":1,"idempotency_key":"\ud800"}"#,
+        ),
+        (
+            Method::POST,
+            "/users/u1/spend",
+            r#"{"amount":1,"idempotency_key":"k5","reason":"a\udc00"}"#,
+        ),
+    ] {
+        let r = send(
+            api.req(method, path)
+                .header("content-type", "application/json")
+                .body(raw),
+        )
+        .await;
+        assert_error(&r, 400, "invalid_request");
+    }
+    assert!(api.store().user_by_external_id("u-sur").await.unwrap().is_none());
+    assert_eq!(api.balance_of("u1").await, 9);
+    assert_eq!(api.row_count("u1").await, 2);
+}
+
+// ---------------------------------------------------------------------------------------------
 // 6. The OpenAPI document
 // ---------------------------------------------------------------------------------------------
 
@@ -1023,6 +1214,7 @@ async fn every_documented_status_matches_its_schema(db: Db) {
     check.request_ok(m, p, &body);
     for body in [
         json!({ "amount": 0, "idempotency_key": "b1" }),
+        json!({ "amount": MAX_SPEND + 1, "idempotency_key": "b1" }),
         json!({ "amount": 1.5, "idempotency_key": "b2" }),
         json!({ "amount": "10", "idempotency_key": "b3" }),
         json!({ "amount": 1 }),

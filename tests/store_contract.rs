@@ -24,6 +24,8 @@ both_backends!(
     concurrent_spends_never_overdraw,
     concurrent_duplicate_posts_apply_once,
     concurrent_mixed_writers_keep_balance_equal_to_sum,
+    balance_overflow_is_an_invalid_entry,
+    concurrent_writes_of_every_kind_all_succeed,
 );
 
 fn entry(u: UserId, kind: EntryKind, amount: i64, source: &str) -> LedgerEntry {
@@ -448,4 +450,129 @@ async fn concurrent_mixed_writers_keep_balance_equal_to_sum(db: Db) {
             "no spend crossed zero"
         );
     }
+}
+
+/// A balance past the i64 range is a refused entry (`LedgerError::Invalid`, a 400 at the API),
+/// not a database error; nothing is written. Regression: it surfaced as a store "conflict" that
+/// the API answered with 500.
+async fn balance_overflow_is_an_invalid_entry(db: Db) {
+    let Some(t) = TestDb::new(db).await else {
+        return;
+    };
+    let store = t.store.as_ref();
+    let down = user(store, "down@example.com").await.user_id();
+    ledger::post(store, &entry(down, EntryKind::RefundClawback, -i64::MAX, "c1"))
+        .await
+        .unwrap();
+    let err = ledger::post(store, &entry(down, EntryKind::RefundClawback, -2, "c2"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LedgerError::Invalid(ref m) if m.contains("range")),
+        "{err:?}"
+    );
+    assert_eq!(assert_consistent(store, down).await, Credits(-i64::MAX));
+
+    let up = user(store, "up@example.com").await.user_id();
+    ledger::post(store, &entry(up, EntryKind::ManualGrant, i64::MAX, "g1"))
+        .await
+        .unwrap();
+    let err = ledger::post(store, &entry(up, EntryKind::ManualGrant, 1, "g2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::Invalid(_)), "{err:?}");
+    assert_eq!(assert_consistent(store, up).await, Credits(i64::MAX));
+    assert_eq!(store.list_transactions(up, None, 10).await.unwrap().len(), 1);
+}
+
+/// 64 concurrent writes of every kind the app makes (sessions, rate-limit hits, spends,
+/// settings, key use) on a pool of 10: all succeed (on SQLite none fails with SQLITE_BUSY; they
+/// queue on the store's write permit) and each lands exactly once.
+async fn concurrent_writes_of_every_kind_all_succeed(db: Db) {
+    use atlas_credits::server::store::NewApiKey;
+    let Some(t) = TestDb::with_pool_size(db, 10).await else {
+        return;
+    };
+    let store: Arc<dyn Store> = t.store.clone();
+    let u = user(store.as_ref(), "w@example.com").await.user_id();
+    ledger::post(store.as_ref(), &entry(u, EntryKind::ManualGrant, 100, "grant"))
+        .await
+        .unwrap();
+    let key = store
+        .create_api_key(&NewApiKey {
+            name: "k".into(),
+            key_hash: "hash".into(),
+            key_prefix: "ak_hash".into(),
+            created_by: "test".into(),
+        })
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let expires = now + chrono::Duration::hours(1);
+
+    #[derive(Debug)]
+    enum Done {
+        Session,
+        Hit(i64),
+        Spent,
+        Setting(String),
+        KeyUse(bool),
+    }
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let done = match i % 5 {
+                    0 => {
+                        store.create_session(&format!("tok-{i}"), u, expires, None).await?;
+                        store.create_session(&format!("gone-{i}"), u, expires, None).await?;
+                        store.delete_session(&format!("gone-{i}")).await?;
+                        Done::Session
+                    }
+                    1 => Done::Hit(store.rate_limit_hit("bucket", now.timestamp(), 3600).await?),
+                    2 => {
+                        let spend = entry(u, EntryKind::Spend, -1, &format!("s{i}"));
+                        ledger::post(store.as_ref(), &spend)
+                            .await
+                            .map_err(|e| StoreError::Config(e.to_string()))?;
+                        Done::Spent
+                    }
+                    3 => Done::Setting(store.setting_or_insert("shared", &format!("v{i}")).await?),
+                    _ => Done::KeyUse(
+                        store
+                            .record_api_key_use(key.id, now, now - chrono::Duration::seconds(60))
+                            .await?,
+                    ),
+                };
+                Ok::<_, StoreError>((i, done))
+            })
+        })
+        .collect();
+    let (mut hits, mut spent, mut settings, mut key_writes) = (Vec::new(), 0, Vec::new(), 0);
+    for t in tasks {
+        let (i, done) = t
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("a concurrent write failed: {e:?}"));
+        match done {
+            Done::Session => {
+                assert!(store.session_user(&format!("tok-{i}"), now).await.unwrap().is_some());
+                assert!(store.session_user(&format!("gone-{i}"), now).await.unwrap().is_none());
+            }
+            Done::Hit(n) => hits.push(n),
+            Done::Spent => spent += 1,
+            Done::Setting(v) => settings.push(v),
+            Done::KeyUse(wrote) => key_writes += wrote as usize,
+        }
+    }
+    hits.sort();
+    assert_eq!(
+        hits,
+        (1..=hits.len() as i64).collect::<Vec<_>>(),
+        "each hit counted once"
+    );
+    assert_eq!(assert_consistent(store.as_ref(), u).await, Credits(100 - spent));
+    let stored = store.setting("shared").await.unwrap().unwrap();
+    assert!(settings.iter().all(|v| *v == stored), "first writer wins: {settings:?}");
+    assert_eq!(key_writes, 1, "the key's use is recorded once per interval");
 }

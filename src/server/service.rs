@@ -6,3 +6,4 @@ pub mod host_users;
 pub mod ledger;
 pub mod rate_limit;
 pub mod system;
+pub mod text;

@@ -5,6 +5,7 @@ use chrono::Utc;
 
 use crate::model::ApiKeyView;
 use crate::server::service::auth::{random_token, token_hash};
+use crate::server::service::text::refuse_control_chars;
 use crate::server::store::{ApiKeyRow, NewApiKey, Store, StoreError};
 
 pub const KEY_PREFIX: &str = "ak_";
@@ -12,7 +13,7 @@ pub const MAX_NAME_CHARS: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiKeyError {
-    #[error("Give the key a name of 1 to {MAX_NAME_CHARS} characters.")]
+    #[error("Give the key a name of 1 to {MAX_NAME_CHARS} characters, without control characters.")]
     InvalidName,
     #[error("API key not found or already revoked.")]
     NotFound,
@@ -22,8 +23,9 @@ pub enum ApiKeyError {
 
 /// Creates a key; returns the secret (to show once) and its row.
 pub async fn create(store: &dyn Store, name: &str, created_by: &str) -> Result<(String, ApiKeyRow), ApiKeyError> {
+    let control = refuse_control_chars("name", name).is_err();
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+    if control || name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(ApiKeyError::InvalidName);
     }
     let key = format!("{KEY_PREFIX}{}", random_token());
@@ -48,12 +50,28 @@ pub async fn revoke(store: &dyn Store, id: i64) -> Result<(), ApiKeyError> {
     }
 }
 
-/// The live key a bearer token names, if any.
+/// How often a key's use is recorded at most (`last_used_at` is kept to about this precision).
+pub const USE_RECORD_INTERVAL_SECS: i64 = 60;
+
+/// The live key a bearer token names, if any. A read; its use is written only when the stored
+/// `last_used_at` is older than `USE_RECORD_INTERVAL_SECS`, so a busy host app does not add a
+/// write (and on SQLite a wait for the single writer) to every call.
 pub async fn authenticate(store: &dyn Store, bearer: &str) -> Result<Option<ApiKeyRow>, StoreError> {
     if !bearer.starts_with(KEY_PREFIX) || bearer.len() > 200 {
         return Ok(None);
     }
-    store.use_api_key(&token_hash(bearer), Utc::now()).await
+    let Some(key) = store.api_key_by_hash(&token_hash(bearer)).await? else {
+        return Ok(None);
+    };
+    let now = Utc::now();
+    let stale_before = now - chrono::Duration::seconds(USE_RECORD_INTERVAL_SECS);
+    if key.last_used_at.is_none_or(|t| t < stale_before) {
+        // Bookkeeping only: a failure to record it must not refuse a valid key.
+        if let Err(e) = store.record_api_key_use(key.id, now, stale_before).await {
+            tracing::warn!(key_id = key.id, error = %e, "could not record API key use");
+        }
+    }
+    Ok(Some(key))
 }
 
 pub fn view(row: &ApiKeyRow) -> ApiKeyView {

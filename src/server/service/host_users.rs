@@ -4,10 +4,14 @@
 use crate::model::{Credits, EntryKind};
 use crate::server::service::auth::parse_email;
 use crate::server::service::ledger::{self, Actor, LedgerEntry, LedgerError, Posted};
+use crate::server::service::text::refuse_control_chars;
 use crate::server::store::{NewUser, Store, StoreError, UserRow};
 
 pub const MAX_EXTERNAL_ID_CHARS: usize = 128;
 pub const MAX_NAME_CHARS: usize = 200;
+/// Largest single spend. Far above any real use, and small enough that no spend can overflow a
+/// balance (i64) however deep in debt the user is.
+pub const MAX_SPEND: i64 = 1_000_000_000_000;
 /// Ledger source kind of host-app spends; the idempotency key is the source id.
 pub const SPEND_SOURCE: &str = "host_spend";
 
@@ -47,6 +51,9 @@ pub async fn upsert(
 ) -> Result<(UserRow, bool), HostError> {
     check_external_id(external_id)?;
     let email = parse_email(email).map_err(|_| HostError::Invalid("email is not a valid email address".into()))?;
+    if let Some(name) = name {
+        refuse_control_chars("name", name).map_err(HostError::Invalid)?;
+    }
     let name = name.map(str::trim).filter(|n| !n.is_empty());
     if name.is_some_and(|n| n.chars().count() > MAX_NAME_CHARS) {
         return Err(HostError::Invalid(format!(
@@ -100,7 +107,7 @@ pub async fn user(store: &dyn Store, external_id: &str) -> Result<UserRow, HostE
         .ok_or_else(|| HostError::UnknownUser(external_id.to_string()))
 }
 
-/// Spends `amount` credits (positive) once per idempotency key.
+/// Spends `amount` credits (1 to `MAX_SPEND`) once per idempotency key.
 pub async fn spend(
     store: &dyn Store,
     external_id: &str,
@@ -109,10 +116,10 @@ pub async fn spend(
     reason: Option<&str>,
     api_key_id: i64,
 ) -> Result<Posted, HostError> {
-    if amount <= 0 {
-        return Err(HostError::Invalid(
-            "amount must be a positive whole number of credits".into(),
-        ));
+    if !(1..=MAX_SPEND).contains(&amount) {
+        return Err(HostError::Invalid(format!(
+            "amount must be a whole number of credits from 1 to {MAX_SPEND}"
+        )));
     }
     // Keys are compared exactly; surrounding spaces would make two keys that look different
     // replay each other, so they are refused.

@@ -10,6 +10,7 @@
 //! - The balance always equals the sum of the user's rows.
 
 use crate::model::{Credits, EntryKind, OrderId, UserId};
+use crate::server::service::text::refuse_control_chars;
 use crate::server::store::{NewEntry, PostOutcome, Store, StoreError, TransactionRow};
 
 /// Longest free-text reason kept on a row.
@@ -105,6 +106,8 @@ impl LedgerEntry {
                 amount.get()
             )));
         }
+        refuse_control_chars("a source kind", source_kind).map_err(LedgerError::Invalid)?;
+        refuse_control_chars("a source id", source_id).map_err(LedgerError::Invalid)?;
         let source_kind = source_kind.trim();
         let source_id = source_id.trim();
         if source_kind.is_empty() || source_id.is_empty() {
@@ -133,6 +136,7 @@ impl LedgerEntry {
     }
 
     pub fn with_reason(mut self, reason: &str) -> Result<Self, LedgerError> {
+        refuse_control_chars("a reason", reason).map_err(LedgerError::Invalid)?;
         let reason = reason.trim();
         if reason.chars().count() > MAX_REASON_CHARS {
             return Err(LedgerError::Invalid(format!(
@@ -196,6 +200,10 @@ impl From<StoreError> for LedgerError {
         match e {
             StoreError::NotFound("user") => LedgerError::UserNotFound,
             StoreError::InsufficientCredits { balance } => LedgerError::InsufficientCredits { balance },
+            // Refused by the request (an amount too large for the balance), not a database fault.
+            StoreError::BalanceOutOfRange => {
+                LedgerError::Invalid("this entry would take the balance beyond the range a balance can hold".into())
+            }
             e => LedgerError::Store(e),
         }
     }
@@ -299,6 +307,22 @@ mod tests {
         .is_err());
         let e = entry(EntryKind::Spend, -1).unwrap();
         assert!(e.clone().with_reason(&"r".repeat(MAX_REASON_CHARS + 1)).is_err());
+        // Control characters anywhere (PostgreSQL cannot store NUL): refused in ids and reasons.
+        for bad in ["k\0", "k\n1", "\u{85}k"] {
+            let with_id = LedgerEntry::new(
+                UserId(1),
+                EntryKind::Spend,
+                Credits(-1),
+                "host_spend",
+                bad,
+                Actor::System,
+            );
+            assert!(matches!(with_id, Err(LedgerError::Invalid(_))), "{bad:?}");
+            assert!(
+                matches!(e.clone().with_reason(bad), Err(LedgerError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
         assert_eq!(e.with_reason("  ").unwrap().reason, None);
     }
 

@@ -17,6 +17,9 @@ pub enum StoreError {
     /// A unique constraint refused the write; the name says which one.
     #[error("conflict on {0}")]
     Conflict(String),
+    /// The entry would take the balance past what an i64 holds; nothing was written.
+    #[error("the balance would be out of range")]
+    BalanceOutOfRange,
     /// A spend would take the balance below zero; nothing was written.
     #[error("insufficient credits: balance is {balance}")]
     InsufficientCredits { balance: Credits },

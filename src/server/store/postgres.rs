@@ -37,7 +37,16 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// PostgreSQL takes concurrent writers itself (row locks), so writes need no queue here; this
+    /// exists so the shared write methods in queries.rs read the same for both backends.
+    pub async fn write_permit(&self) -> NoWritePermit {
+        NoWritePermit
+    }
 }
+
+/// The permit of a backend that does not queue writes: holds nothing.
+pub struct NoWritePermit;
 
 impl_queries!(PgStore);
 

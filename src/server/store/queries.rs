@@ -2,6 +2,11 @@
 //! by `impl_queries!`, for each backend's store type (both have a `pool` field; sqlx's query API
 //! is the same over either pool), so the SQL text lives in one place. Backend-specific work
 //! (locking in `post_entry`, booleans) stays in sqlite.rs and postgres.rs.
+//!
+//! Every write method starts with `let _permit = self.write_permit().await;` (one line, first in
+//! the body): on SQLite that queues the write behind the others in this process (the database has
+//! one writer; a queue is fair and fast where SQLite's busy handler sleeps and polls), on
+//! PostgreSQL it is a no-op. A new write method must take it too.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -60,8 +65,17 @@ pub trait Queries: Send + Sync {
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError>;
     /// False when the key does not exist or was revoked already.
     async fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
-    /// The unrevoked key with this hash; records its use.
-    async fn use_api_key(&self, key_hash: &str, now: DateTime<Utc>) -> Result<Option<ApiKeyRow>, StoreError>;
+    /// The unrevoked key with this hash (a read: recording its use is `record_api_key_use`).
+    async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, StoreError>;
+    /// Sets the key's `last_used_at` to `now` unless it is already at or after `stale_before`;
+    /// true when it wrote. Conditional, so concurrent requests (and instances) write about once
+    /// per interval instead of once per request.
+    async fn record_api_key_use(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Counts one hit in a fixed window; returns the hits in the current window including this one.
     async fn rate_limit_hit(&self, bucket: &str, now_unix: i64, window_secs: i64) -> Result<i64, StoreError>;
@@ -115,6 +129,7 @@ macro_rules! impl_queries {
             }
 
             async fn create_user(&self, user: &NewUser) -> Result<UserRow, StoreError> {
+                let _permit = self.write_permit().await;
                 sqlx::query_as::<_, UserRow>(sql::INSERT_USER)
                     .bind(&user.email)
                     .bind(&user.password_hash)
@@ -143,6 +158,7 @@ macro_rules! impl_queries {
             }
 
             async fn update_external_user(&self, external_id: &str, email: &str, name: Option<&str>) -> Result<Option<UserRow>, StoreError> {
+                let _permit = self.write_permit().await;
                 let q = format!(
                     "update users set email = $1, name = $2, updated_at = $3 where external_id = $4 returning {}",
                     sql::USER_COLUMNS
@@ -158,6 +174,7 @@ macro_rules! impl_queries {
             }
 
             async fn set_user_credentials(&self, id: UserId, role: &str, password_hash: &str) -> Result<(), StoreError> {
+                let _permit = self.write_permit().await;
                 sqlx::query("update users set role = $1, password_hash = $2, updated_at = $3 where id = $4")
                     .bind(role)
                     .bind(password_hash)
@@ -189,6 +206,7 @@ macro_rules! impl_queries {
                 expires_at: chrono::DateTime<chrono::Utc>,
                 user_agent: Option<&str>,
             ) -> Result<(), StoreError> {
+                let _permit = self.write_permit().await;
                 sqlx::query("insert into sessions (token_hash, user_id, created_at, expires_at, user_agent) values ($1, $2, $3, $4, $5)")
                     .bind(token_hash)
                     .bind(user.0)
@@ -209,16 +227,19 @@ macro_rules! impl_queries {
             }
 
             async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+                let _permit = self.write_permit().await;
                 sqlx::query("delete from sessions where token_hash = $1").bind(token_hash).execute(&self.pool).await?;
                 Ok(())
             }
 
             async fn delete_expired_sessions(&self, now: chrono::DateTime<chrono::Utc>) -> Result<u64, StoreError> {
+                let _permit = self.write_permit().await;
                 let done = sqlx::query("delete from sessions where expires_at <= $1").bind(now).execute(&self.pool).await?;
                 Ok(done.rows_affected())
             }
 
             async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRow, StoreError> {
+                let _permit = self.write_permit().await;
                 let q = format!(
                     "insert into api_keys (name, key_hash, key_prefix, created_by, created_at) values ($1, $2, $3, $4, $5) returning {}",
                     sql::API_KEY_COLUMNS
@@ -239,6 +260,7 @@ macro_rules! impl_queries {
             }
 
             async fn revoke_api_key(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> Result<bool, StoreError> {
+                let _permit = self.write_permit().await;
                 let done = sqlx::query("update api_keys set revoked_at = $1 where id = $2 and revoked_at is null")
                     .bind(now)
                     .bind(id)
@@ -247,15 +269,31 @@ macro_rules! impl_queries {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn use_api_key(&self, key_hash: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Option<ApiKeyRow>, StoreError> {
-                let q = format!(
-                    "update api_keys set last_used_at = $1 where key_hash = $2 and revoked_at is null returning {}",
-                    sql::API_KEY_COLUMNS
-                );
-                Ok(sqlx::query_as::<_, ApiKeyRow>(&q).bind(now).bind(key_hash).fetch_optional(&self.pool).await?)
+            async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+                let q = format!("select {} from api_keys where key_hash = $1 and revoked_at is null", sql::API_KEY_COLUMNS);
+                Ok(sqlx::query_as::<_, ApiKeyRow>(&q).bind(key_hash).fetch_optional(&self.pool).await?)
+            }
+
+            async fn record_api_key_use(
+                &self,
+                id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+                stale_before: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, StoreError> {
+                let _permit = self.write_permit().await;
+                let done = sqlx::query(
+                    "update api_keys set last_used_at = $2 where id = $1 and (last_used_at is null or last_used_at < $3)",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(stale_before)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn rate_limit_hit(&self, bucket: &str, now_unix: i64, window_secs: i64) -> Result<i64, StoreError> {
+                let _permit = self.write_permit().await;
                 // One statement, so concurrent hits on several instances count exactly.
                 let hits: i64 = sqlx::query_scalar(
                     "insert into rate_limits (bucket, window_start, hits) values ($1, $2, 1) \
@@ -273,6 +311,7 @@ macro_rules! impl_queries {
             }
 
             async fn record_webhook_event(&self, e: &NewWebhookEvent) -> Result<Recorded, StoreError> {
+                let _permit = self.write_permit().await;
                 let done = sqlx::query(
                     "insert into webhook_events (id, event_type, received_at, payload) values ($1, $2, $3, $4) \
                      on conflict (id) do nothing",
@@ -297,6 +336,7 @@ macro_rules! impl_queries {
             }
 
             async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
+                let _permit = self.write_permit().await;
                 sqlx::query("insert into settings (key, value, updated_at) values ($1, $2, $3) on conflict (key) do nothing")
                     .bind(key)
                     .bind(value)
@@ -307,6 +347,7 @@ macro_rules! impl_queries {
             }
 
             async fn sim_insert(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
+                let _permit = self.write_permit().await;
                 let done = sqlx::query(
                     "insert into whop_sim_objects (id, kind, data, updated_at) values ($1, $2, $3, $4) on conflict (id) do nothing",
                 )
@@ -320,6 +361,7 @@ macro_rules! impl_queries {
             }
 
             async fn sim_update(&self, kind: &str, id: &str, data: &str) -> Result<bool, StoreError> {
+                let _permit = self.write_permit().await;
                 let done = sqlx::query("update whop_sim_objects set data = $1, updated_at = $2 where kind = $3 and id = $4")
                     .bind(data)
                     .bind(chrono::Utc::now())
@@ -339,6 +381,7 @@ macro_rules! impl_queries {
             }
 
             async fn sim_delete(&self, kind: &str, id: &str) -> Result<bool, StoreError> {
+                let _permit = self.write_permit().await;
                 let done = sqlx::query("delete from whop_sim_objects where kind = $1 and id = $2")
                     .bind(kind)
                     .bind(id)
@@ -359,6 +402,7 @@ macro_rules! impl_queries {
             }
 
             async fn sim_enqueue(&self, d: &NewSimDelivery) -> Result<(), StoreError> {
+                let _permit = self.write_permit().await;
                 sqlx::query(
                     "insert into whop_sim_deliveries (webhook_id, event_type, payload, status, attempts, next_attempt_at, created_at) \
                      values ($1, $2, $3, $4, 0, $5, $6)",
@@ -394,6 +438,7 @@ macro_rules! impl_queries {
                 next_attempt_at: chrono::DateTime<chrono::Utc>,
                 last_status: Option<i32>,
             ) -> Result<(), StoreError> {
+                let _permit = self.write_permit().await;
                 sqlx::query(
                     "update whop_sim_deliveries set status = $1, attempts = $2, next_attempt_at = $3, last_status = $4 where id = $5",
                 )
@@ -442,9 +487,7 @@ macro_rules! post_entry_in_tx {
         {
             return Ok(PostOutcome::AlreadyApplied(existing));
         }
-        let new_balance = balance
-            .checked_add(e.amount)
-            .ok_or_else(|| StoreError::Conflict("balance out of range".into()))?;
+        let new_balance = balance.checked_add(e.amount).ok_or(StoreError::BalanceOutOfRange)?;
         if e.no_overdraft && new_balance < 0 {
             return Err(StoreError::InsufficientCredits {
                 balance: Credits(balance),

@@ -2,7 +2,7 @@
 //!
 //!   cargo bench --features ssr --bench host_api
 //!
-//! The whole app is served on 127.0.0.1 (the same router `serve` builds) on SQLite with
+//! The whole app is served on 127.0.0.1 (built by the same start-up path as `serve`) on SQLite with
 //! synchronous=full and =normal, and on PostgreSQL when TEST_POSTGRES_URL is set. Each backend gets
 //! a fresh database with 100 users (plenty of credits) and one API key; then `POST /spend` (a unique
 //! idempotency key per request) and `GET /balance` are sent by 1, 8 and 64 concurrent clients over
@@ -29,16 +29,12 @@ mod bench {
     use std::time::{Duration, Instant};
 
     use atlas_credits::model::{Credits, EntryKind};
-    use atlas_credits::server::config::WhopConfig;
     use atlas_credits::server::service::api_keys;
     use atlas_credits::server::service::ledger::{self, Actor, LedgerEntry};
-    use atlas_credits::server::state::AppState;
-    use atlas_credits::server::store::{self, ConnectOptions, SqliteSynchronous, Store};
-    use atlas_credits::server::whop::WhopSetup;
-    use secrecy::SecretString;
+    use atlas_credits::server::store::Store;
     use serde_json::json;
 
-    use super::common::{postgres_url, Db, TestDb};
+    use super::common::{postgres_url, Db, TestApp};
 
     const USERS: usize = 100;
     const CLIENTS: [usize; 3] = [1, 8, 64];
@@ -61,64 +57,21 @@ mod bench {
             "backend / route / clients", "req/s", "p50 ms", "p99 ms", "max ms"
         );
         rt.block_on(async {
-            for (sync, name) in [(SqliteSynchronous::Full, "full"), (SqliteSynchronous::Normal, "normal")] {
-                let dir = tempfile::tempdir().unwrap();
-                let s = store::connect(&ConnectOptions {
-                    url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-                    max_connections: 10,
-                    sqlite_synchronous: sync,
-                })
-                .await
-                .unwrap();
-                s.migrate().await.unwrap();
-                run(&format!("sqlite sync={name}"), s, requests).await;
+            // The app as the tests build it: the binary's own start-up path and configuration parser.
+            for sync in ["full", "normal"] {
+                let app = TestApp::spawn_with_env(Db::Sqlite, &[("SQLITE_SYNCHRONOUS", sync)])
+                    .await
+                    .unwrap();
+                run(&format!("sqlite sync={sync}"), &app.base, app.db.store.clone(), requests).await;
             }
             if postgres_url().is_some() {
-                let t = TestDb::with_pool_size(Db::Postgres, 10).await.unwrap();
-                run("postgres", t.store.clone(), requests).await;
+                let app = TestApp::spawn(Db::Postgres).await.unwrap();
+                run("postgres", &app.base, app.db.store.clone(), requests).await;
             }
         });
     }
 
-    /// Serves the app on a random port, as `serve` does (minus the Whop API, never called here).
-    async fn serve(store: Arc<dyn Store>) -> String {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let whop_config = WhopConfig::Live {
-            base_url: "http://127.0.0.1:9/api/v1".into(),
-            api_key: SecretString::from("unused".to_string()),
-            company_id: "biz_bench".into(),
-            app_id: None,
-        };
-        let secrets = vec![SecretString::from("ws_bench_0123456789abcdef".to_string())];
-        let (whop, secrets) = WhopSetup::start(&whop_config, store.clone(), &base, &secrets)
-            .await
-            .unwrap();
-        let state = AppState {
-            leptos_options: leptos::config::LeptosOptions::builder()
-                .output_name("atlas-credits")
-                .site_root("target/site")
-                .site_pkg_dir("pkg")
-                .build(),
-            store,
-            webhook_secrets: Arc::new(secrets),
-            web: Default::default(),
-            whop: Arc::new(whop),
-        };
-        let app = atlas_credits::server::router::build(state);
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
-        base
-    }
-
-    async fn run(label: &str, store: Arc<dyn Store>, requests: usize) {
-        let base = serve(store.clone()).await;
+    async fn run(label: &str, base: &str, store: Arc<dyn Store>, requests: usize) {
         let (key, _) = api_keys::create(store.as_ref(), "bench", "bench").await.unwrap();
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(usize::MAX)
@@ -148,7 +101,7 @@ mod bench {
         }
         for route in [Route::Spend, Route::Balance] {
             for clients in CLIENTS {
-                let (rate, lat) = timed(&client, &base, &key, route, clients, requests).await;
+                let (rate, lat) = timed(&client, base, &key, route, clients, requests).await;
                 print_row(&format!("{label} / {} / {clients}", route.name()), rate, lat);
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ct;
 pub mod error;
 pub mod fn_ctx;
 pub mod http;

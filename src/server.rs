@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod ct;
 pub mod dotenv;
 pub mod error;
 pub mod fn_ctx;

@@ -47,6 +47,7 @@ fn outcome(result: &Result<verify::Verified, VerifyError>) -> &'static str {
         Err(VerifyError::MissingHeader(_)) => "missing_header",
         Err(VerifyError::BadTimestamp) => "bad_timestamp",
         Err(VerifyError::TimestampOutOfTolerance) => "timestamp_out_of_tolerance",
+        Err(VerifyError::OversizedSignatureHeader) => "oversized_signature_header",
         Err(VerifyError::NoMatchingSignature) => "no_matching_signature",
         Err(VerifyError::NoSecret) => "no_secret",
     }

@@ -48,11 +48,19 @@ pub async fn receive_whop_webhook(
         }
     };
 
+    // What is kept must be exactly what was signed, so a body that is not UTF-8 is refused rather
+    // than stored with replacement characters. Whop sends JSON, which is always UTF-8.
+    let payload = match String::from_utf8(body.to_vec()) {
+        Ok(text) => text,
+        Err(_) => {
+            tracing::warn!(webhook_id = %verified.webhook_id, "signed webhook body is not UTF-8");
+            return error(StatusCode::BAD_REQUEST, "invalid_body", "body is not UTF-8");
+        }
+    };
     // Parsed leniently and only for the type: the raw text is what we keep.
-    let payload = String::from_utf8_lossy(&body).into_owned();
-    let event_type = serde_json::from_slice::<Value>(&body)
+    let event_type = serde_json::from_str::<Value>(&payload)
         .ok()
-        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned))
+        .and_then(|v| v.get("type").and_then(Value::as_str).and_then(bounded_event_type))
         .unwrap_or_else(|| "unknown".to_owned());
 
     let event = NewWebhookEvent {
@@ -81,6 +89,44 @@ pub async fn receive_whop_webhook(
     }
 }
 
+/// Longest event type kept; Whop's are like `payment.succeeded`.
+const MAX_EVENT_TYPE_LEN: usize = 100;
+
+/// The event type when it is short printable ASCII; anything else (even from a signed sender) is
+/// not kept, so a type cannot bloat the row or forge lines in the logs it is written to.
+fn bounded_event_type(t: &str) -> Option<String> {
+    let printable = t.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    (!t.is_empty() && t.len() <= MAX_EVENT_TYPE_LEN && printable).then(|| t.to_owned())
+}
+
 fn error(status: StatusCode, code: &str, message: &str) -> (StatusCode, Json<Value>) {
     (status, Json(json!({ "error": { "code": code, "message": message } })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_types_are_bounded_printable_ascii() {
+        assert_eq!(
+            bounded_event_type("payment.succeeded").as_deref(),
+            Some("payment.succeeded")
+        );
+        assert_eq!(bounded_event_type("a b").as_deref(), Some("a b"));
+        let longest = "t".repeat(MAX_EVENT_TYPE_LEN);
+        assert_eq!(bounded_event_type(&longest), Some(longest.clone()));
+        for bad in [
+            "",
+            "a\nb",
+            "a\rb",
+            "a\tb",
+            "\u{1b}[31m",
+            "réussi",
+            "\u{7f}",
+            &"t".repeat(MAX_EVENT_TYPE_LEN + 1),
+        ] {
+            assert_eq!(bounded_event_type(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::{actions, new_id, now_iso, DeliveryMode, Simulator, ACCOUNT_ID};
 use crate::model::Cents;
+use crate::server::ct::secret_eq;
 use crate::server::state::AppState;
 use crate::server::whop::money::serde_opt_cents;
 use crate::server::whop::types::{CheckoutConfiguration, Page, PageInfo, Payment, Plan, PlanType, Product, Visibility};
@@ -55,7 +56,9 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> Result<Arc<Simulator>, S
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if given != Some(sim.api_key.expose_secret()) {
+    // Compared in constant time (digests of both), so response timing does not reveal the key.
+    let matches = given.is_some_and(|given| secret_eq(given.as_bytes(), sim.api_key.expose_secret().as_bytes()));
+    if !matches {
         return Err(SimError(
             StatusCode::UNAUTHORIZED,
             "unauthorized",

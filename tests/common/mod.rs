@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use atlas_credits::server::config::WhopConfig;
-use atlas_credits::server::state::AppState;
+use atlas_credits::server::state::{AppState, WebSettings};
 use atlas_credits::server::store::{self, ConnectOptions, SqliteSynchronous, Store};
 use atlas_credits::server::whop::WhopSetup;
 use secrecy::SecretString;
@@ -200,7 +200,21 @@ impl TestApp {
         Self::spawn_with(db, vec![], true).await
     }
 
+    /// With other HTTP-edge settings (e.g. TRUST_PROXY), otherwise as `spawn`.
+    pub async fn spawn_with_web(db: Db, web: WebSettings) -> Option<TestApp> {
+        Self::spawn_configured(db, vec![SecretString::from(WEBHOOK_SECRET.to_string())], false, web).await
+    }
+
     async fn spawn_with(db: Db, secrets: Vec<SecretString>, simulated: bool) -> Option<TestApp> {
+        Self::spawn_configured(db, secrets, simulated, WebSettings::default()).await
+    }
+
+    async fn spawn_configured(
+        db: Db,
+        secrets: Vec<SecretString>,
+        simulated: bool,
+        web: WebSettings,
+    ) -> Option<TestApp> {
         let db = TestDb::new(db).await?;
         let leptos_options = leptos::config::LeptosOptions::builder()
             .output_name("atlas-credits")
@@ -231,7 +245,7 @@ impl TestApp {
             leptos_options,
             store: db.store.clone(),
             webhook_secrets: Arc::new(secrets),
-            web: Default::default(),
+            web: Arc::new(web),
             whop: Arc::new(whop),
         };
         let app = atlas_credits::server::router::build(state.clone());

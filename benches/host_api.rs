@@ -62,7 +62,13 @@ mod bench {
                 let app = TestApp::spawn_with_env(Db::Sqlite, &[("SQLITE_SYNCHRONOUS", sync)])
                     .await
                     .unwrap();
-                run(&format!("sqlite sync={sync}"), &app.base, app.db.store.clone(), requests).await;
+                run(
+                    &format!("sqlite sync={sync}"),
+                    &app.base,
+                    app.db.store.clone(),
+                    requests,
+                )
+                .await;
             }
             if postgres_url().is_some() {
                 let app = TestApp::spawn(Db::Postgres).await.unwrap();

@@ -22,7 +22,253 @@ both_backends!(
     csv_export_is_the_users_own_history,
     history_pages_by_keyset,
     sign_up_is_rate_limited_per_address,
+    forged_forwarded_for_does_not_dodge_the_address_limit,
+    invalid_emails_are_refused_before_counting,
+    next_never_leads_off_site_or_fails,
+    several_session_cookies_mean_signed_out,
+    create_admin_needs_consent_to_take_over_an_account,
 );
+
+/// A log-in attempt as sent through our proxy, which appended `forwarded_for`'s last entry.
+async fn log_in_via_proxy(app: &TestApp, email: &str, forwarded_for: &str) -> reqwest::StatusCode {
+    app.client
+        .post(app.url("/api/log_in"))
+        .header("origin", &app.base)
+        .header("accept", "application/json")
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("email", email), ("password", "wrong password!")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn forged_forwarded_for_does_not_dodge_the_address_limit(db: Db) {
+    let Some(app) = TestApp::spawn_with_env(db, &[("TRUST_PROXY", "true"), ("TRUSTED_PROXY_HOPS", "1")]).await else {
+        return;
+    };
+    // One real client (203.0.113.7, appended by the proxy) writes a new first entry each time,
+    // and a new email each time so the per-email limit never applies.
+    for i in 0..40 {
+        let status = log_in_via_proxy(&app, &format!("u{i}@example.com"), &format!("10.0.{i}.1, 203.0.113.7")).await;
+        let expected = if i < 30 { 401 } else { 429 };
+        assert_eq!(status, expected, "attempt {i}");
+    }
+    // Another real client is not limited by it.
+    assert_eq!(
+        log_in_via_proxy(&app, "x@example.com", "203.0.113.7, 203.0.113.8").await,
+        401
+    );
+}
+
+async fn invalid_emails_are_refused_before_counting(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let b = Browser::new(&app);
+    for (path, email) in [
+        ("/api/log_in", "not-an-email"),
+        ("/api/log_in", &"x".repeat(10_000)),
+        ("/api/sign_up", "a b@example.com"),
+    ] {
+        let r = b.call(&app, path, &[("email", email), ("password", PASSWORD)]).await;
+        assert_eq!(r.status(), 400, "{path}");
+        assert!(r.text().await.unwrap().contains("Enter a valid email address."));
+    }
+    // Nothing was counted: no bucket exists to prune.
+    assert_eq!(app.db.store.prune_rate_limits(i64::MAX).await.unwrap(), 0);
+    // A valid attempt counts once per address and once per (lowercased) email.
+    let r = b
+        .call(
+            &app,
+            "/api/log_in",
+            &[("email", " Who@Example.com "), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    let r = b
+        .call(
+            &app,
+            "/api/log_in",
+            &[("email", "who@example.COM"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(app.db.store.prune_rate_limits(i64::MAX).await.unwrap(), 2);
+}
+
+/// Logs in with a raw form body, so `next` reaches the server exactly as a browser would send it.
+async fn log_in_raw(app: &TestApp, body: String) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/log_in"))
+        .header("origin", &app.base)
+        .header("accept", "application/json")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers (no panic)")
+}
+
+async fn next_never_leads_off_site_or_fails(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    Browser::sign_up(&app, "ann@example.com").await;
+    let creds = format!("email=ann%40example.com&password={}", PASSWORD.replace(' ', "+"));
+    // Decoded by the form: a control character (not a valid header value), a tab a browser
+    // would drop (leaving //evil.example), backslashes, and percent-escapes of the same.
+    for next in [
+        "/%01",
+        "/%09/evil.example",
+        "/%5C%5Cevil.example",
+        "/%0D%0ASet-Cookie:+x=1",
+        "/%2509/evil.example",
+        "/%252F%252Fevil.example",
+        "%2F%2Fevil.example",
+    ] {
+        let r = log_in_raw(&app, format!("{creds}&next={next}")).await;
+        assert!(r.status().is_success(), "{next}: {}", r.status());
+        assert_eq!(r.headers().get("location").unwrap(), "/account", "{next}");
+        assert!(session_cookie(&r).is_some(), "{next}: still signed in");
+    }
+    let r = log_in_raw(&app, format!("{creds}&next=/account%3Ftab%3Dhistory")).await;
+    assert_eq!(r.headers().get("location").unwrap(), "/account?tab=history");
+}
+
+async fn several_session_cookies_mean_signed_out(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let r = Browser::new(&app)
+        .call(
+            &app,
+            "/api/sign_up",
+            &[("email", "ann@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    let token = token_of(&session_cookie(&r).unwrap());
+    let signed_in = |cookie: String, https: bool| {
+        let app = &app;
+        async move {
+            let mut get_viewer = app
+                .client
+                .post(app.url("/api/get_viewer"))
+                .header("origin", &app.base)
+                .header("accept", "application/json")
+                .header("cookie", &cookie);
+            let mut page = app
+                .client
+                .get(app.url("/account"))
+                .header("accept", "text/html")
+                .header("cookie", &cookie);
+            let mut csv = app
+                .client
+                .get(app.url("/account/transactions.csv"))
+                .header("cookie", &cookie);
+            if https {
+                get_viewer = get_viewer.header("x-forwarded-proto", "https");
+                page = page.header("x-forwarded-proto", "https");
+                csv = csv.header("x-forwarded-proto", "https");
+            }
+            let viewer: Value = get_viewer.send().await.unwrap().json().await.unwrap();
+            let page = page.send().await.unwrap().status();
+            let csv = csv.send().await.unwrap().status();
+            // All three read the session the same way.
+            assert_eq!(page == 200, viewer != Value::Null, "{cookie} page {page}");
+            assert_eq!(csv == 200, viewer != Value::Null, "{cookie} csv {csv}");
+            viewer != Value::Null
+        }
+    };
+    assert!(signed_in(format!("atlas_session={token}"), false).await);
+    assert!(signed_in(format!("a=1; atlas_session={token}; b=2"), false).await);
+    // Over https only the `__Host-` name signs in.
+    assert!(signed_in(format!("__Host-atlas_session={token}"), true).await);
+    assert!(!signed_in(format!("atlas_session={token}"), true).await);
+    for cookie in [
+        format!("atlas_session={token}; atlas_session=tossed"),
+        format!("atlas_session=tossed; atlas_session={token}"),
+        format!("atlas_session={token}; atlas_session={token}"),
+        format!("atlas_session={token}; __Host-atlas_session=tossed"),
+    ] {
+        assert!(!signed_in(cookie.clone(), false).await, "{cookie}");
+    }
+    assert!(!signed_in(format!("__Host-atlas_session={token}; atlas_session=tossed"), true).await);
+    // Two Cookie header lines count together.
+    let r = app
+        .client
+        .get(app.url("/account"))
+        .header("accept", "text/html")
+        .header("cookie", format!("atlas_session={token}"))
+        .header("cookie", "atlas_session=tossed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers().get("location").unwrap(), "/login?next=/account");
+}
+
+async fn create_admin_needs_consent_to_take_over_an_account(db: Db) {
+    use atlas_credits::server::service::auth::{self, AdminOutcome};
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let store = app.db.store.as_ref();
+    // Someone registers the operator's address first and stays signed in.
+    let squatter = Browser::sign_up(&app, "ops@example.com").await;
+    let new_password = "the operator's new password";
+    let hash = auth::hash_password(new_password.to_string().into()).await.unwrap();
+
+    let outcome = auth::create_or_promote_admin(store, "OPS@example.com", &hash, false)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, AdminOutcome::NeedsPromoteExisting { ref role } if role == "user"),
+        "{outcome:?}"
+    );
+    assert_eq!(viewer(&app, &squatter).await["role"], "user", "nothing changed");
+    let user = store.user_by_email("ops@example.com").await.unwrap().unwrap();
+    assert_eq!(user.role, "user");
+    assert_ne!(user.password_hash.as_deref(), Some(hash.as_str()));
+
+    let outcome = auth::create_or_promote_admin(store, "ops@example.com", &hash, true)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, AdminOutcome::Promoted { sessions_ended: 1, ref user } if user.role == "admin"),
+        "{outcome:?}"
+    );
+    assert_eq!(viewer(&app, &squatter).await, Value::Null, "the old session is over");
+    let r = squatter
+        .call(
+            &app,
+            "/api/log_in",
+            &[("email", "ops@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 401, "the old password is gone");
+
+    // The operator signs in; re-running on an admin resets the password, ending its sessions.
+    let operator = Browser::new(&app);
+    let r = operator
+        .call(
+            &app,
+            "/api/log_in",
+            &[("email", "ops@example.com"), ("password", new_password)],
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(viewer(&app, &operator).await["role"], "admin");
+    let outcome = auth::create_or_promote_admin(store, "ops@example.com", &hash, false)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, AdminOutcome::PasswordReset { sessions_ended: 1, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(viewer(&app, &operator).await, Value::Null);
+
+    // A new email simply becomes an admin.
+    let outcome = auth::create_or_promote_admin(store, "new@example.com", &hash, false)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, AdminOutcome::Created(ref u) if u.role == "admin"),
+        "{outcome:?}"
+    );
+}
 
 async fn sign_up_is_rate_limited_per_address(db: Db) {
     let Some(app) = TestApp::spawn(db).await else { return };
@@ -102,17 +348,25 @@ async fn viewer(app: &TestApp, b: &Browser) -> Value {
     r.json().await.unwrap()
 }
 
+/// The session cookie a response sets (either name), not the removal of a leftover one.
 fn session_cookie(r: &reqwest::Response) -> Option<String> {
-    r.headers()
+    let cookies: Vec<&str> = r
+        .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("atlas_session="))
-        .map(str::to_owned)
+        .filter(|v| v.starts_with("atlas_session=") || v.starts_with("__Host-atlas_session="))
+        .collect();
+    cookies
+        .iter()
+        .find(|v| !v.contains("Max-Age=0"))
+        .or(cookies.first())
+        .map(|v| v.to_string())
 }
 
 fn token_of(cookie: &str) -> String {
     cookie
+        .trim_start_matches("__Host-")
         .trim_start_matches("atlas_session=")
         .split(';')
         .next()
@@ -235,6 +489,21 @@ async fn session_cookie_attributes_and_rotation(db: Db) {
         .unwrap();
     let second_cookie = session_cookie(&r).unwrap();
     assert!(second_cookie.contains("; Secure"), "{second_cookie}");
+    assert!(
+        second_cookie.starts_with("__Host-atlas_session=") && !second_cookie.contains("Domain"),
+        "a Secure session cookie carries the __Host- prefix: {second_cookie}"
+    );
+    let set: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("atlas_session=;") && c.contains("Max-Age=0")),
+        "the plain-named cookie is removed beside it: {set:?}"
+    );
 
     // Logging in again ended the browser's previous session (rotation).
     let second = token_of(&second_cookie);
@@ -253,6 +522,37 @@ async fn session_cookie_attributes_and_rotation(db: Db) {
         .await
         .unwrap()
         .is_some());
+
+    // Logging out over https removes the `__Host-` cookie and ends its session.
+    let r = app
+        .client
+        .post(app.url("/api/log_out"))
+        .header("origin", &b.origin)
+        .header("x-forwarded-proto", "https")
+        .header("cookie", format!("__Host-atlas_session={second}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success() || r.status().is_redirection(), "{}", r.status());
+    let cleared: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("__Host-atlas_session=;") && c.contains("Max-Age=0") && c.contains("Secure")),
+        "{cleared:?}"
+    );
+    assert!(app
+        .db
+        .store
+        .session_user(&token_hash(&second), chrono::Utc::now())
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn expired_and_forged_sessions_are_signed_out(db: Db) {

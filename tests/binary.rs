@@ -1,8 +1,13 @@
 #![cfg(feature = "ssr")]
 //! The built `atlas-credits` binary as an operator runs it: configuration errors name the
 //! variable, `migrate` works on its own, the default database lands under data/, JSON logs are
-//! JSON, and SIGTERM shuts the server down cleanly.
+//! JSON, SIGTERM shuts the server down cleanly, and create-admin does not hand admin rights to
+//! whoever signed up with the operator's email first.
 
+mod common;
+
+use common::auth::{Browser, PASSWORD};
+use common::{Db, TestApp};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -142,14 +147,14 @@ fn create_admin_and_create_api_key() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Created admin Ops@Example.com"));
 
-    // Again: promotes (and resets the password of) the existing user instead of failing.
+    // Again: resets the existing admin's password instead of failing.
     let out = command(&["create-admin", "--email", "ops@example.com"])
         .env("DATABASE_URL", &db)
         .env("ATLAS_ADMIN_PASSWORD", "another long password")
         .output()
         .unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Promoted admin ops@example.com"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Reset the password of admin ops@example.com"));
 
     // Too short a password is refused and changes nothing.
     let out = command(&["create-admin", "--email", "new@example.com"])
@@ -353,4 +358,67 @@ fn database_passwords_never_reach_the_logs() {
         "{err}"
     );
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+both_backends!(create_admin_will_not_promote_a_signed_up_account_unasked);
+
+/// Runs `create-admin` against a test database, off the async threads.
+async fn create_admin(db_url: &str, args: &[&str]) -> std::process::Output {
+    let mut c = command(&["create-admin", "--email", "ops@example.com"]);
+    c.args(args)
+        .env("DATABASE_URL", db_url)
+        .env("ATLAS_ADMIN_PASSWORD", "the operator's password")
+        .stdin(Stdio::null());
+    tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+}
+
+async fn viewer(app: &TestApp, b: &Browser) -> serde_json::Value {
+    b.call(app, "/api/get_viewer", &[]).await.json().await.unwrap()
+}
+
+async fn create_admin_will_not_promote_a_signed_up_account_unasked(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    // Sign-up sends no confirmation: anyone can register the operator's address and stay signed in.
+    let squatter = Browser::sign_up(&app, "ops@example.com").await;
+    let role = || async {
+        app.db
+            .store
+            .user_by_email("ops@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .role
+    };
+
+    let out = create_admin(&app.db.url, &[]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "refused without --promote-existing");
+    assert!(
+        err.contains("--promote-existing") && err.contains("no confirmation"),
+        "{err}"
+    );
+    assert_eq!(role().await, "user");
+    assert_eq!(viewer(&app, &squatter).await["role"], "user", "nothing changed");
+
+    let out = create_admin(&app.db.url, &["--promote-existing"]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("Promoted ops@example.com") && said.contains("1 session(s) ended"),
+        "{said}"
+    );
+    assert_eq!(role().await, "admin");
+    assert_eq!(
+        viewer(&app, &squatter).await,
+        serde_json::Value::Null,
+        "the squatter's session is over"
+    );
+    let r = squatter
+        .call(
+            &app,
+            "/api/log_in",
+            &[("email", "ops@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), 401, "and its password no longer works");
 }

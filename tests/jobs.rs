@@ -24,7 +24,7 @@ async fn the_app_runs_the_jobs_its_configuration_calls_for(db: Db) {
     assert_eq!(sim.jobs, ["housekeeping", "whop_simulator_delivery"]);
 }
 
-async fn housekeeping_deletes_expired_sessions(db: Db) {
+async fn housekeeping_deletes_expired_sessions_and_ended_rate_limit_windows(db: Db) {
     let Some(app) = TestApp::spawn(db).await else { return };
     let store = app.db.store.clone();
     let user = common::user(store.as_ref(), "ann@example.com").await;
@@ -38,9 +38,20 @@ async fn housekeeping_deletes_expired_sessions(db: Db) {
         .await
         .unwrap();
 
+    // A window that began two hours ago has ended (the longest is an hour); one from now has not.
+    let now_unix = now.timestamp();
+    store.rate_limit_hit("test:old", now_unix - 7200, 300).await.unwrap();
+    store.rate_limit_hit("test:current", now_unix, 300).await.unwrap();
+
     let job = Housekeeping::new(store.clone());
     let report = job.run_once().await.unwrap();
-    assert_eq!(report.expired_sessions, 1);
+    assert_eq!(
+        report,
+        HousekeepingReport {
+            expired_sessions: 1,
+            ended_rate_limit_windows: 1,
+        }
+    );
     assert!(job.is_noteworthy(&report));
     assert!(store.session_user("live", now).await.unwrap().is_some());
     // Nothing left to do: an idle step.
@@ -102,6 +113,6 @@ async fn a_simulator_delivery_step_sends_what_is_due(db: Db) {
 
 both_backends!(
     the_app_runs_the_jobs_its_configuration_calls_for,
-    housekeeping_deletes_expired_sessions,
+    housekeeping_deletes_expired_sessions_and_ended_rate_limit_windows,
     a_simulator_delivery_step_sends_what_is_due,
 );

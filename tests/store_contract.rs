@@ -26,7 +26,61 @@ both_backends!(
     concurrent_mixed_writers_keep_balance_equal_to_sum,
     balance_overflow_is_an_invalid_entry,
     concurrent_writes_of_every_kind_all_succeed,
+    rate_limit_windows_that_ended_are_pruned,
+    one_users_sessions_are_deleted_together,
 );
+
+async fn rate_limit_windows_that_ended_are_pruned(db: Db) {
+    let Some(t) = TestDb::new(db).await else {
+        return;
+    };
+    let s = t.store.as_ref();
+    let now = 1_000_000;
+    assert_eq!(s.rate_limit_hit("old", now - 7200, 300).await.unwrap(), 1);
+    assert_eq!(s.rate_limit_hit("edge", now - 3600, 3600).await.unwrap(), 1);
+    assert_eq!(s.rate_limit_hit("live", now - 60, 300).await.unwrap(), 1);
+    assert_eq!(s.rate_limit_hit("live", now, 300).await.unwrap(), 2);
+
+    assert_eq!(
+        s.prune_rate_limits(now - 3600).await.unwrap(),
+        1,
+        "only the window begun before"
+    );
+    assert_eq!(s.prune_rate_limits(now - 3600).await.unwrap(), 0);
+    // A pruned bucket starts over; a kept one keeps counting.
+    assert_eq!(s.rate_limit_hit("old", now, 300).await.unwrap(), 1);
+    assert_eq!(s.rate_limit_hit("live", now, 300).await.unwrap(), 3);
+    // The housekeeping helper keeps every window that may still be running (the longest is 1 h).
+    let pruned = atlas_credits::server::service::rate_limit::prune_ended(s, now + 1)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 1, "the `edge` window, begun an hour and a second before");
+    assert_eq!(s.prune_rate_limits(i64::MAX).await.unwrap(), 2);
+}
+
+async fn one_users_sessions_are_deleted_together(db: Db) {
+    let Some(t) = TestDb::new(db).await else {
+        return;
+    };
+    let s = t.store.as_ref();
+    let (a, b) = (user(s, "a@example.com").await, user(s, "b@example.com").await);
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    for token in ["a1", "a2"] {
+        s.create_session(token, a.user_id(), later, None).await.unwrap();
+    }
+    s.create_session("b1", b.user_id(), later, None).await.unwrap();
+
+    assert_eq!(s.delete_user_sessions(a.user_id()).await.unwrap(), 2);
+    assert_eq!(s.delete_user_sessions(a.user_id()).await.unwrap(), 0);
+    let now = chrono::Utc::now();
+    assert!(s.session_user("a1", now).await.unwrap().is_none());
+    assert!(s.session_user("a2", now).await.unwrap().is_none());
+    assert_eq!(
+        s.session_user("b1", now).await.unwrap().unwrap().id,
+        b.id,
+        "others stay"
+    );
+}
 
 fn entry(u: UserId, kind: EntryKind, amount: i64, source: &str) -> LedgerEntry {
     LedgerEntry::new(u, kind, Credits(amount), "test", source, Actor::System).unwrap()

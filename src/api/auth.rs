@@ -41,16 +41,16 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
         ("login", rate_limit::LOGIN_PER_IP, rate_limit::LOGIN_PER_EMAIL),
     )
     .await?;
-    let previous = session_cookie::session_token(&headers);
+    let previous = session_cookie::presented_tokens(&headers);
     let ua = headers.get("user-agent").and_then(|v| v.to_str().ok());
-    let (_, session) = auth::log_in(state.store.as_ref(), &email, password.into(), previous.as_deref(), ua)
+    let (_, session) = auth::log_in(state.store.as_ref(), &email, password.into(), &previous, ua)
         .await
         .map_err(|e| fail(e.into()))?;
     start_session(&state, &headers, &session, next.as_deref());
     Ok(())
 }
 
-/// Ends the session and goes home.
+/// Ends the session (every session cookie the browser sent) and goes home.
 #[server(endpoint = "log_out")]
 pub async fn log_out() -> Result<(), AppError> {
     use crate::server::fn_ctx::*;
@@ -59,12 +59,14 @@ pub async fn log_out() -> Result<(), AppError> {
 
     let state = state()?;
     let headers = headers().await;
-    if let Some(token) = session_cookie::session_token(&headers) {
+    for token in session_cookie::presented_tokens(&headers) {
         auth::log_out(state.store.as_ref(), &token)
             .await
             .map_err(|e| fail(e.into()))?;
     }
-    set_cookie(session_cookie::clear_cookie(secure_cookies(&state, &headers)));
+    for cookie in session_cookie::clear_cookies(secure_cookies(&state, &headers)) {
+        set_cookie(cookie);
+    }
     leptos_axum::redirect("/");
     Ok(())
 }

@@ -27,11 +27,15 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Create an admin, or promote an existing user to admin and set their password. The
-    /// password comes from ATLAS_ADMIN_PASSWORD or a prompt (never from the command line).
+    /// Create an admin, or reset an admin's password; either way its sessions end. The password
+    /// comes from ATLAS_ADMIN_PASSWORD or a prompt (never from the command line).
     CreateAdmin {
         #[arg(long)]
         email: String,
+        /// Also promote an existing non-admin account with this email (ending its sessions and
+        /// replacing its password). Anyone can sign up with any email, so check who owns it first.
+        #[arg(long)]
+        promote_existing: bool,
     },
     /// Create an API key for the host app and print it (it is shown only this once).
     CreateApiKey {
@@ -68,7 +72,10 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
-            Command::CreateAdmin { email } => create_admin(config, email).await,
+            Command::CreateAdmin {
+                email,
+                promote_existing,
+            } => create_admin(config, email, promote_existing).await,
             Command::CreateApiKey { name } => create_api_key(config, name).await,
         }
     });
@@ -95,11 +102,20 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_admin(config: Config, email: String) -> anyhow::Result<()> {
-    use crate::server::service::auth;
+async fn create_admin(config: Config, email: String, promote_existing: bool) -> anyhow::Result<()> {
+    use crate::server::service::auth::{self, AdminOutcome};
     use secrecy::{ExposeSecret, SecretString};
 
     let email = auth::parse_email(&email)?;
+    let store = store::connect(&ConnectOptions::from(&config)).await?;
+    store.migrate().await?;
+    // Refuse before asking for a password (the service checks again when it writes).
+    if let Some(user) = store.user_by_email(&email).await? {
+        if user.role != "admin" && !promote_existing {
+            store.close().await;
+            anyhow::bail!(refuse_promotion(&email, &user.role));
+        }
+    }
     let password = match std::env::var("ATLAS_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()) {
         Some(p) => SecretString::from(p),
         None => {
@@ -111,28 +127,28 @@ async fn create_admin(config: Config, email: String) -> anyhow::Result<()> {
     };
     auth::check_password_rules(password.expose_secret())?;
     let hash = auth::hash_password(password).await?;
-
-    let store = store::connect(&ConnectOptions::from(&config)).await?;
-    store.migrate().await?;
-    let (id, created) = match store.user_by_email(&email).await? {
-        Some(user) => (user.user_id(), false),
-        None => {
-            let user = store
-                .create_user(&crate::server::store::NewUser {
-                    email: email.clone(),
-                    password_hash: None,
-                    role: "admin".into(),
-                    external_id: None,
-                    name: None,
-                })
-                .await?;
-            (user.user_id(), true)
-        }
-    };
-    store.set_user_credentials(id, "admin", &hash).await?;
+    let outcome = auth::create_or_promote_admin(store.as_ref(), &email, &hash, promote_existing).await;
     store.close().await;
-    println!("{} admin {email}", if created { "Created" } else { "Promoted" });
+    match outcome? {
+        AdminOutcome::Created(_) => println!("Created admin {email}"),
+        AdminOutcome::Promoted { sessions_ended, .. } => {
+            println!("Promoted {email} to admin; password replaced, {sessions_ended} session(s) ended")
+        }
+        AdminOutcome::PasswordReset { sessions_ended, .. } => {
+            println!("Reset the password of admin {email}; {sessions_ended} session(s) ended")
+        }
+        AdminOutcome::NeedsPromoteExisting { role } => anyhow::bail!(refuse_promotion(&email, &role)),
+    }
     Ok(())
+}
+
+fn refuse_promotion(email: &str, role: &str) -> String {
+    format!(
+        "{email} already has an account (role {role}) that create-admin did not make. Anyone can \
+         sign up with any email address (no confirmation email is sent), so this account may not \
+         belong to you. Check who owns it; to make it an admin anyway, re-run with \
+         --promote-existing: its sessions will be ended and its password replaced."
+    )
 }
 
 async fn create_api_key(config: Config, name: String) -> anyhow::Result<()> {

@@ -36,6 +36,9 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Take the client address from X-Forwarded-For (only behind a proxy that sets it).
     pub trust_proxy: bool,
+    /// How many proxies of ours append to X-Forwarded-For (1..=10): the client address is the
+    /// entry this far from the right. Only read with `trust_proxy`.
+    pub trusted_proxy_hops: u8,
     pub whop: WhopConfig,
 }
 
@@ -160,12 +163,26 @@ impl Config {
             }
         };
 
+        let trusted_proxy_hops = parse_or(
+            "TRUSTED_PROXY_HOPS",
+            get("TRUSTED_PROXY_HOPS"),
+            1u8,
+            "a whole number from 1 to 10",
+        )?;
+        if !(1..=10).contains(&trusted_proxy_hops) {
+            return Err(ConfigError {
+                var: "TRUSTED_PROXY_HOPS",
+                problem: format!("must be a whole number from 1 to 10 (got {trusted_proxy_hops})"),
+            });
+        }
+
         let whop = whop_config(&get, &whop_webhook_secrets)?;
 
         Ok(Config {
             whop,
             public_url,
             trust_proxy,
+            trusted_proxy_hops,
             database_url,
             database_max_connections,
             sqlite_synchronous,
@@ -388,6 +405,21 @@ mod tests {
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
         assert_eq!(c.database_max_connections, 10);
+        assert!(!c.trust_proxy);
+        assert_eq!(c.trusted_proxy_hops, 1);
+    }
+
+    #[test]
+    fn trusted_proxy_hops_from_1_to_10() {
+        let c = config(&[("TRUST_PROXY", "true"), ("TRUSTED_PROXY_HOPS", "2")]).unwrap();
+        assert!(c.trust_proxy);
+        assert_eq!(c.trusted_proxy_hops, 2);
+        assert_eq!(config(&[("TRUSTED_PROXY_HOPS", "10")]).unwrap().trusted_proxy_hops, 10);
+        for bad in ["0", "11", "-1", "two", "1.5", "300"] {
+            let e = config(&[("TRUSTED_PROXY_HOPS", bad)]).unwrap_err();
+            assert_eq!(e.var, "TRUSTED_PROXY_HOPS", "{bad}");
+            assert!(e.to_string().contains("1 to 10"), "{e}");
+        }
     }
 
     #[test]

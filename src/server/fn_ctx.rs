@@ -9,6 +9,7 @@ use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
 use crate::model::AppError;
+pub use crate::server::http::safe_next::safe_next;
 use crate::server::http::{client_ip, session_cookie};
 use crate::server::service::{auth, rate_limit};
 use crate::server::state::AppState;
@@ -30,7 +31,7 @@ pub async fn client_address(state: &AppState, headers: &HeaderMap) -> String {
         .await
         .ok()
         .map(|c| c.0);
-    client_ip::client_ip(headers, peer, state.web.trust_proxy)
+    client_ip::client_ip(headers, peer, state.web.proxy_trust())
 }
 
 /// Sets the response status that matches the error, and passes the error on.
@@ -53,7 +54,7 @@ pub fn fail(e: AppError) -> AppError {
 
 /// The signed-in user, if the request carries a live session.
 pub async fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<UserRow>, AppError> {
-    match session_cookie::session_token(headers) {
+    match session_cookie::session_token(headers, secure_cookies(state, headers)) {
         None => Ok(None),
         Some(token) => auth::session_user(state.store.as_ref(), &token)
             .await
@@ -83,7 +84,7 @@ pub async fn require_admin() -> Result<(AppState, UserRow), AppError> {
 
 /// Whether cookies set on this response must be Secure.
 pub fn secure_cookies(state: &AppState, headers: &HeaderMap) -> bool {
-    state.web.secure_cookies || session_cookie::is_https(headers)
+    session_cookie::is_secure(state.web.secure_cookies, headers)
 }
 
 pub fn set_cookie(value: HeaderValue) {
@@ -93,56 +94,34 @@ pub fn set_cookie(value: HeaderValue) {
 }
 
 /// Counts a sign-in or sign-up attempt against its per-address and per-email limits
-/// (`(name, per_ip, per_email)`); 429 once either is passed.
+/// (`(name, per_ip, per_email)`); 429 once either is passed. An invalid email is refused (400)
+/// first, without counting: only real addresses become (hashed) bucket keys.
 pub async fn guard_attempt(
     state: &AppState,
     headers: &HeaderMap,
     email: &str,
     (name, per_ip, per_email): (&str, rate_limit::Limit, rate_limit::Limit),
 ) -> Result<(), AppError> {
+    let email = auth::parse_email(email).map_err(|e| fail(e.into()))?.to_lowercase();
     let ip = client_address(state, headers).await;
     let store = state.store.as_ref();
-    rate_limit::hit(store, &format!("{name}:ip:{ip}"), per_ip)
+    rate_limit::hit(store, &rate_limit::bucket(name, "ip", &ip), per_ip)
         .await
         .map_err(|e| fail(e.into()))?;
-    rate_limit::hit(
-        store,
-        &format!("{name}:email:{}", email.trim().to_lowercase()),
-        per_email,
-    )
-    .await
-    .map_err(|e| fail(e.into()))
+    rate_limit::hit(store, &rate_limit::bucket(name, "email", &email), per_email)
+        .await
+        .map_err(|e| fail(e.into()))
 }
 
-/// Hands a new session to the browser and sends it on to `next`.
+/// Hands a new session to the browser and sends it on to `next` (see `safe_next`).
 pub fn start_session(state: &AppState, headers: &HeaderMap, session: &auth::NewSession, next: Option<&str>) {
     use secrecy::ExposeSecret;
-    set_cookie(session_cookie::set_cookie(
+    for cookie in session_cookie::set_cookies(
         session.token.expose_secret(),
         session.expires_at,
         secure_cookies(state, headers),
-    ));
+    ) {
+        set_cookie(cookie);
+    }
     leptos_axum::redirect(&safe_next(next));
-}
-
-/// A same-site path to return to after signing in; anything else falls back to `/account`.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && n.len() < 500 => n.to_string(),
-        _ => "/account".to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn next_stays_on_site() {
-        assert_eq!(safe_next(Some("/admin")), "/admin");
-        assert_eq!(safe_next(Some("//evil.example")), "/account");
-        assert_eq!(safe_next(Some("https://evil.example")), "/account");
-        assert_eq!(safe_next(Some("/\\evil")), "/account");
-        assert_eq!(safe_next(None), "/account");
-    }
 }

@@ -4,6 +4,7 @@ pub mod api_v1;
 pub mod client_ip;
 pub mod health;
 pub mod origin_check;
+pub mod safe_next;
 pub mod session_cookie;
 pub mod transactions_csv;
 pub mod webhooks;

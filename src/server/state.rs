@@ -27,6 +27,8 @@ pub struct WebSettings {
     pub secure_cookies: bool,
     /// Read the client address from X-Forwarded-For.
     pub trust_proxy: bool,
+    /// With `trust_proxy`: how many of our proxies append to X-Forwarded-For (0 counts as 1).
+    pub trusted_proxy_hops: u8,
 }
 
 impl WebSettings {
@@ -35,6 +37,16 @@ impl WebSettings {
             public_origin: c.public_url.as_deref().map(origin_of),
             secure_cookies: c.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
             trust_proxy: c.trust_proxy,
+            trusted_proxy_hops: c.trusted_proxy_hops,
+        }
+    }
+
+    pub fn proxy_trust(&self) -> crate::server::http::client_ip::ProxyTrust {
+        use crate::server::http::client_ip::ProxyTrust;
+        if self.trust_proxy {
+            ProxyTrust::Hops(self.trusted_proxy_hops.max(1))
+        } else {
+            ProxyTrust::None
         }
     }
 }

@@ -42,7 +42,12 @@ fn is_foreign(req: &Request<Body>, public_origin: Option<&str>) -> bool {
         return headers.get(header::ORIGIN).is_some_and(|v| v == "null");
     };
     let claimed_host = claimed.split_once("://").map(|(_, h)| h).unwrap_or(&claimed);
-    let own_host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    // HTTP/2 (and an HTTP/1.1 absolute-form target) names the host in the request URI's
+    // authority (`:authority`), which then takes the place of `Host`.
+    let own_host = match req.uri().authority() {
+        Some(authority) => Some(authority.as_str()),
+        None => headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    };
     let same_host = own_host.is_some_and(|h| h.eq_ignore_ascii_case(claimed_host));
     let public = public_origin.is_some_and(|p| p.eq_ignore_ascii_case(&claimed));
     !(same_host || public)
@@ -53,7 +58,11 @@ mod tests {
     use super::*;
 
     fn req(headers: &[(&str, &str)]) -> Request<Body> {
-        let mut b = Request::builder().method("POST").uri("/api/log_in");
+        req_to("/api/log_in", headers)
+    }
+
+    fn req_to(uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
+        let mut b = Request::builder().method("POST").uri(uri);
         for (k, v) in headers {
             b = b.header(*k, *v);
         }
@@ -84,5 +93,22 @@ mod tests {
             Some("https://credits.example.com")
         ));
         assert!(!is_foreign(&req(&[("host", "127.0.0.1:3000")]), None));
+    }
+
+    #[test]
+    fn the_uri_authority_stands_for_host() {
+        // As an HTTP/2 request arrives: `:authority` in the URI, no Host header.
+        let h2 = "http://127.0.0.1:3000/api/log_in";
+        assert!(!is_foreign(&req_to(h2, &[("origin", "http://127.0.0.1:3000")]), None));
+        assert!(is_foreign(&req_to(h2, &[("origin", "http://evil.example")]), None));
+        assert!(!is_foreign(
+            &req_to(h2, &[("referer", "http://127.0.0.1:3000/login")]),
+            None
+        ));
+        // The authority wins over a Host header that disagrees with it.
+        assert!(is_foreign(
+            &req_to(h2, &[("host", "evil.example"), ("origin", "http://evil.example")]),
+            None
+        ));
     }
 }

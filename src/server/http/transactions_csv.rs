@@ -12,7 +12,8 @@ const PAGE: i64 = 500;
 
 pub async fn download(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let store = state.store.as_ref();
-    let user = match session_cookie::session_token(&headers) {
+    let secure = session_cookie::is_secure(state.web.secure_cookies, &headers);
+    let user = match session_cookie::session_token(&headers, secure) {
         Some(token) => auth::session_user(store, &token).await,
         None => Ok(None),
     };

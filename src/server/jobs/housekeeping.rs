@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::Job;
+use crate::server::service::rate_limit;
 use crate::server::store::Store;
 
 pub struct Housekeeping {
@@ -18,6 +19,8 @@ pub struct Housekeeping {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HousekeepingReport {
     pub expired_sessions: u64,
+    /// Rate-limit counters whose window has ended.
+    pub ended_rate_limit_windows: u64,
 }
 
 impl Housekeeping {
@@ -41,7 +44,11 @@ impl Job for Housekeeping {
     async fn run_once(&self) -> anyhow::Result<HousekeepingReport> {
         let now = Utc::now();
         let expired_sessions = self.store.delete_expired_sessions(now).await?;
-        Ok(HousekeepingReport { expired_sessions })
+        let ended_rate_limit_windows = rate_limit::prune_ended(self.store.as_ref(), now.timestamp()).await?;
+        Ok(HousekeepingReport {
+            expired_sessions,
+            ended_rate_limit_windows,
+        })
     }
 
     fn is_noteworthy(&self, r: &HousekeepingReport) -> bool {

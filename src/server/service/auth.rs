@@ -12,7 +12,11 @@ use crate::server::store::{NewUser, Store, StoreError, UserRow};
 pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 pub const SESSION_DAYS: i64 = 30;
+/// The session cookie's name over plain http.
 pub const SESSION_COOKIE: &str = "atlas_session";
+/// Its name when Secure: browsers accept a `__Host-` cookie only with Secure, Path=/ and no
+/// Domain, so no sibling subdomain can set (toss) one for us.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-atlas_session";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -170,12 +174,13 @@ pub async fn sign_up(
     Ok((user, session))
 }
 
-/// Logs in; `previous_token` (the browser's old session, if any) is ended so each login rotates.
+/// Logs in; `previous_tokens` (the sessions the browser still holds, if any) are ended so each
+/// login rotates.
 pub async fn log_in(
     store: &dyn Store,
     email: &str,
     password: SecretString,
-    previous_token: Option<&str>,
+    previous_tokens: &[String],
     user_agent: Option<&str>,
 ) -> Result<(UserRow, NewSession), AuthError> {
     let user = store.user_by_email(email.trim()).await?;
@@ -184,7 +189,7 @@ pub async fn log_in(
         return Err(AuthError::InvalidCredentials);
     }
     let user = user.ok_or(AuthError::InvalidCredentials)?;
-    if let Some(old) = previous_token {
+    for old in previous_tokens {
         store.delete_session(&token_hash(old)).await?;
     }
     let session = start_session(store, user.user_id(), user_agent).await?;
@@ -198,6 +203,72 @@ pub async fn session_user(store: &dyn Store, token: &str) -> Result<Option<UserR
 
 pub async fn log_out(store: &dyn Store, token: &str) -> Result<(), StoreError> {
     store.delete_session(&token_hash(token)).await
+}
+
+/// What `create_or_promote_admin` did (or, for `NeedsPromoteExisting`, refused to do).
+#[derive(Debug)]
+pub enum AdminOutcome {
+    /// A new admin account.
+    Created(UserRow),
+    /// An existing non-admin account became admin: password replaced, its sessions ended.
+    Promoted { user: UserRow, sessions_ended: u64 },
+    /// An existing admin got a new password; its sessions were ended.
+    PasswordReset { user: UserRow, sessions_ended: u64 },
+    /// The email belongs to an account that is not an admin, and `promote_existing` was not
+    /// given: nothing was changed. Anyone can sign up with any email (no confirmation is sent),
+    /// so such an account may belong to someone else.
+    NeedsPromoteExisting { role: String },
+}
+
+/// The operator's `create-admin`: makes `email` an admin with `password_hash`.
+///
+/// - No account: one is created, role admin.
+/// - An admin: its password is replaced and all its sessions are ended.
+/// - Any other account (signed up by anyone, or made by the host app): only with
+///   `promote_existing`; its password is replaced and all its sessions are ended, so whoever
+///   held them (perhaps the person who registered the operator's email first) is signed out
+///   and cannot sign in again without the new password.
+pub async fn create_or_promote_admin(
+    store: &dyn Store,
+    email: &str,
+    password_hash: &str,
+    promote_existing: bool,
+) -> Result<AdminOutcome, AuthError> {
+    let email = parse_email(email)?;
+    let Some(existing) = store.user_by_email(&email).await? else {
+        let user = store
+            .create_user(&NewUser {
+                email,
+                password_hash: Some(password_hash.to_string()),
+                role: "admin".into(),
+                external_id: None,
+                name: None,
+            })
+            .await?;
+        tracing::info!(user = user.id, "admin created");
+        return Ok(AdminOutcome::Created(user));
+    };
+    let was_admin = existing.role == "admin";
+    if !was_admin && !promote_existing {
+        return Ok(AdminOutcome::NeedsPromoteExisting { role: existing.role });
+    }
+    let id = existing.user_id();
+    // Order matters, so no session of the old owner is ever an admin one: replace the password
+    // under the old role (no new sign-ins with the old one), end every session, only then grant
+    // the role, and end sessions once more for a sign-in that was already past the password
+    // check when it was replaced.
+    store.set_user_credentials(id, &existing.role, password_hash).await?;
+    let mut sessions_ended = store.delete_user_sessions(id).await?;
+    store.set_user_credentials(id, "admin", password_hash).await?;
+    sessions_ended += store.delete_user_sessions(id).await?;
+    let user = store.user_by_id(id).await?.ok_or(StoreError::NotFound("user"))?;
+    if was_admin {
+        tracing::info!(user = user.id, sessions_ended, "admin password reset");
+        Ok(AdminOutcome::PasswordReset { user, sessions_ended })
+    } else {
+        tracing::warn!(user = user.id, previous_role = %existing.role, sessions_ended, "existing account promoted to admin");
+        Ok(AdminOutcome::Promoted { user, sessions_ended })
+    }
 }
 
 #[cfg(test)]

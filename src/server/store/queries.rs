@@ -60,6 +60,9 @@ pub trait Queries: Send + Sync {
     async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
     /// Removes expired sessions; returns how many.
     async fn delete_expired_sessions(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Ends every session of one user (e.g. when create-admin changes their role or password);
+    /// returns how many.
+    async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError>;
 
     async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRow, StoreError>;
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError>;
@@ -79,6 +82,9 @@ pub trait Queries: Send + Sync {
 
     /// Counts one hit in a fixed window; returns the hits in the current window including this one.
     async fn rate_limit_hit(&self, bucket: &str, now_unix: i64, window_secs: i64) -> Result<i64, StoreError>;
+    /// Deletes counters whose window began before `older_than_unix` (the caller passes now minus
+    /// the longest window, so only ended windows go); returns how many.
+    async fn prune_rate_limits(&self, older_than_unix: i64) -> Result<u64, StoreError>;
 
     /// Stores a verified webhook delivery under its `webhook-id`; a repeat reports `Duplicate`.
     async fn record_webhook_event(&self, event: &NewWebhookEvent) -> Result<Recorded, StoreError>;
@@ -238,6 +244,12 @@ macro_rules! impl_queries {
                 Ok(done.rows_affected())
             }
 
+            async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError> {
+                let _permit = self.write_permit().await;
+                let done = sqlx::query("delete from sessions where user_id = $1").bind(user.0).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
+
             async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRow, StoreError> {
                 let _permit = self.write_permit().await;
                 let q = format!(
@@ -308,6 +320,15 @@ macro_rules! impl_queries {
                 .fetch_one(&self.pool)
                 .await?;
                 Ok(hits)
+            }
+
+            async fn prune_rate_limits(&self, older_than_unix: i64) -> Result<u64, StoreError> {
+                let _permit = self.write_permit().await;
+                let done = sqlx::query("delete from rate_limits where window_start < $1")
+                    .bind(older_than_unix)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
 
             async fn record_webhook_event(&self, e: &NewWebhookEvent) -> Result<Recorded, StoreError> {

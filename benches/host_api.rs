@@ -12,6 +12,9 @@
 #[cfg(feature = "ssr")]
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[cfg(feature = "ssr")]
+#[path = "support/latency.rs"]
+mod latency;
 
 #[cfg(feature = "ssr")]
 fn main() {
@@ -108,7 +111,7 @@ mod bench {
         for route in [Route::Spend, Route::Balance] {
             for clients in CLIENTS {
                 let (rate, lat) = timed(&client, base, &key, route, clients, requests).await;
-                print_row(&format!("{label} / {} / {clients}", route.name()), rate, lat);
+                super::latency::print_row(&format!("{label} / {} / {clients}", route.name()), 46, rate, &lat);
             }
         }
     }
@@ -162,22 +165,6 @@ mod bench {
                 })
             })
             .collect();
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        let rate = all.len() as f64 / start.elapsed().as_secs_f64();
-        all.sort();
-        (rate, all)
-    }
-
-    fn print_row(label: &str, rate: f64, lat: Vec<Duration>) {
-        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
-        println!(
-            "{label:<46} {rate:>10.0} {:>10.2} {:>10.2} {:>10.2}",
-            pct(0.5),
-            pct(0.99),
-            pct(1.0)
-        );
+        super::latency::gather(start, tasks).await
     }
 }

@@ -8,6 +8,9 @@
 #[cfg(feature = "ssr")]
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[cfg(feature = "ssr")]
+#[path = "support/latency.rs"]
+mod latency;
 
 #[cfg(feature = "ssr")]
 fn main() {
@@ -81,14 +84,14 @@ mod bench {
     async fn run(label: &str, store: Arc<dyn Store>, posts: usize) {
         let u = user(store.as_ref(), &format!("seq-{label}@bench")).await.user_id();
         let (rate, lat) = timed(store.clone(), vec![u], posts, 1).await;
-        print_row(&format!("{label} / sequential"), rate, lat);
+        super::latency::print_row(&format!("{label} / sequential"), 40, rate, &lat);
 
         let mut users = Vec::new();
         for i in 0..WRITERS {
             users.push(user(store.as_ref(), &format!("con-{i}-{label}@bench")).await.user_id());
         }
         let (rate, lat) = timed(store.clone(), users, posts, WRITERS).await;
-        print_row(&format!("{label} / {WRITERS} writers"), rate, lat);
+        super::latency::print_row(&format!("{label} / {WRITERS} writers"), 40, rate, &lat);
     }
 
     async fn timed(store: Arc<dyn Store>, users: Vec<UserId>, posts: usize, writers: usize) -> (f64, Vec<Duration>) {
@@ -118,22 +121,6 @@ mod bench {
                 })
             })
             .collect();
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
-        let rate = all.len() as f64 / start.elapsed().as_secs_f64();
-        all.sort();
-        (rate, all)
-    }
-
-    fn print_row(label: &str, rate: f64, lat: Vec<Duration>) {
-        let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
-        println!(
-            "{label:<40} {rate:>12.0} {:>10.2} {:>10.2} {:>10.2}",
-            pct(0.5),
-            pct(0.99),
-            pct(1.0)
-        );
+        super::latency::gather(start, tasks).await
     }
 }

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod host_users;
 pub mod ledger;
+pub mod orders;
 pub mod rate_limit;
 pub mod system;
 pub mod text;

@@ -70,7 +70,7 @@ pub async fn receive_whop_webhook(
     let event_type = serde_json::from_str::<Value>(&payload)
         .ok()
         .and_then(|v| v.get("type").and_then(Value::as_str).and_then(bounded_event_type))
-        .unwrap_or_else(|| "unknown".to_owned());
+        .unwrap_or_else(|| webhook_apply::UNREADABLE_TYPE.to_owned());
 
     let event = NewWebhookEvent {
         id: verified.webhook_id.clone(),

@@ -28,6 +28,9 @@ pub const RETRY_DELAYS: [Duration; 5] = [
     Duration::from_secs(3600),
 ];
 
+/// The stored type of a delivery whose `type` could not be read (see the webhook route).
+pub const UNREADABLE_TYPE: &str = "unknown";
+
 /// Longest failure message copied from Whop onto an order (it is shown to the buyer).
 const MAX_FAILURE_MESSAGE: usize = 500;
 
@@ -108,6 +111,12 @@ fn from_store(e: StoreError, subject: &Subject) -> ApplyError {
 /// Applies one stored event. Does not touch the event row (`process` settles it).
 pub async fn apply(store: &dyn Store, event: &WebhookEventRow) -> Result<Applied, ApplyError> {
     let kind = event.event_type.as_str();
+    if kind == UNREADABLE_TYPE {
+        return Err(ApplyError::permanent(
+            "malformed payload: no readable event type",
+            Subject::default(),
+        ));
+    }
     if !matches!(
         kind,
         "payment.succeeded" | "payment.failed" | "payment.pending" | "payment.created"

@@ -55,7 +55,11 @@ async fn order(store: &dyn Store, id: OrderId) -> OrderRow {
 /// row's `balance_after`. Returns it with the number of purchase rows.
 async fn balance_and_purchases(store: &dyn Store, u: UserId) -> (Credits, usize) {
     let balance = store.user_by_id(u).await.unwrap().unwrap().balance();
-    assert_eq!(store.ledger_sum(u).await.unwrap(), balance, "balance == sum of the ledger");
+    assert_eq!(
+        store.ledger_sum(u).await.unwrap(),
+        balance,
+        "balance == sum of the ledger"
+    );
     let rows = store.list_transactions(u, None, 1000).await.unwrap();
     if let Some(newest) = rows.first() {
         assert_eq!(newest.balance_after(), balance);
@@ -69,20 +73,33 @@ async fn orders_are_idempotent_by_client_key(db: Db) {
     let ann = user(store, "ann@example.com").await.user_id();
     let bob = user(store, "bob@example.com").await.user_id();
 
-    let (first, created) = store.create_order(&new_order(ann, "key_0123456789abcdef")).await.unwrap();
+    let (first, created) = store
+        .create_order(&new_order(ann, "key_0123456789abcdef"))
+        .await
+        .unwrap();
     assert!(created);
     assert_eq!(
-        (first.payment_method.as_str(), first.payment_status.as_str(), first.status.as_str()),
+        (
+            first.payment_method.as_str(),
+            first.payment_status.as_str(),
+            first.status.as_str()
+        ),
         ("whop", "pending", "pending")
     );
-    let (again, created) = store.create_order(&new_order(ann, "key_0123456789abcdef")).await.unwrap();
+    let (again, created) = store
+        .create_order(&new_order(ann, "key_0123456789abcdef"))
+        .await
+        .unwrap();
     assert!(!created, "the same key makes no second order");
     assert_eq!(again, first);
 
     let stolen = store.create_order(&new_order(bob, "key_0123456789abcdef")).await;
     assert!(matches!(stolen, Err(StoreError::Conflict(_))), "{stolen:?}");
 
-    let (other, created) = store.create_order(&new_order(ann, "key_fedcba9876543210")).await.unwrap();
+    let (other, created) = store
+        .create_order(&new_order(ann, "key_fedcba9876543210"))
+        .await
+        .unwrap();
     assert!(created);
     assert_ne!(other.id, first.id);
     let listed: Vec<i64> = store
@@ -156,7 +173,9 @@ async fn a_payment_credits_its_order_once(db: Db) {
     let (o, _) = store.create_order(&new_order(u, "key_once_0000000001")).await.unwrap();
     let payment = paid("pay_once", 750, "USD");
 
-    let first = orders::fulfil(store, o.order_id(), &payment, Via::Webhook).await.unwrap();
+    let first = orders::fulfil(store, o.order_id(), &payment, Via::Webhook)
+        .await
+        .unwrap();
     let FulfilOutcome::Credited { order: credited, entry } = first else {
         panic!("{first:?}")
     };
@@ -185,7 +204,9 @@ async fn a_wrong_amount_or_currency_is_held(db: Db) {
         ("key_held_currency01", paid("pay_euro", 750, "eur")),
     ] {
         let (o, _) = store.create_order(&new_order(u, key)).await.unwrap();
-        let outcome = orders::fulfil(store, o.order_id(), &payment, Via::Webhook).await.unwrap();
+        let outcome = orders::fulfil(store, o.order_id(), &payment, Via::Webhook)
+            .await
+            .unwrap();
         let FulfilOutcome::Held { reason, .. } = outcome else {
             panic!("{outcome:?}")
         };
@@ -255,9 +276,14 @@ async fn a_hundred_concurrent_fulfils_grant_once(db: Db) {
     let u = user(store.as_ref(), "ann@example.com").await.user_id();
     // Some credits already there: the purchase adds to them.
     let (earlier, _) = store.create_order(&new_order(u, "key_race_0000000000")).await.unwrap();
-    orders::fulfil(store.as_ref(), earlier.order_id(), &paid("pay_earlier", 750, "usd"), Via::Webhook)
-        .await
-        .unwrap();
+    orders::fulfil(
+        store.as_ref(),
+        earlier.order_id(),
+        &paid("pay_earlier", 750, "usd"),
+        Via::Webhook,
+    )
+    .await
+    .unwrap();
     let (o, _) = store.create_order(&new_order(u, "key_race_0000000001")).await.unwrap();
     let id = o.order_id();
 
@@ -289,8 +315,5 @@ async fn a_hundred_concurrent_fulfils_grant_once(db: Db) {
     }
     assert_eq!((credited, repeats), (1, 99));
     assert_eq!(entries.len(), 1, "every caller sees the one purchase row");
-    assert_eq!(
-        balance_and_purchases(store.as_ref(), u).await,
-        (Credits(10_000), 2)
-    );
+    assert_eq!(balance_and_purchases(store.as_ref(), u).await, (Credits(10_000), 2));
 }

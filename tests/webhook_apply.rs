@@ -140,7 +140,11 @@ async fn deliver_ok(app: &TestApp, webhook_id: &str, event_type: &str, data: &Pa
 }
 
 async fn event(store: &dyn Store, id: &str) -> WebhookEventRow {
-    store.webhook_event(id).await.unwrap().unwrap_or_else(|| panic!("{id} stored"))
+    store
+        .webhook_event(id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{id} stored"))
 }
 
 async fn order(store: &dyn Store, o: &OrderRow) -> OrderRow {
@@ -150,7 +154,11 @@ async fn order(store: &dyn Store, o: &OrderRow) -> OrderRow {
 /// The balance (checked equal to the ledger's sum) and how many purchase rows the user has.
 async fn balance_and_purchases(store: &dyn Store, u: UserId) -> (Credits, usize) {
     let balance = store.user_by_id(u).await.unwrap().unwrap().balance();
-    assert_eq!(store.ledger_sum(u).await.unwrap(), balance, "balance == sum of the ledger");
+    assert_eq!(
+        store.ledger_sum(u).await.unwrap(),
+        balance,
+        "balance == sum of the ledger"
+    );
     let rows = store.list_transactions(u, None, 1000).await.unwrap();
     (balance, rows.iter().filter(|r| r.kind == "purchase").count())
 }
@@ -306,7 +314,10 @@ async fn payments_without_a_matching_order_are_never_credited(db: Db) {
         let error = e.last_error.unwrap_or_default();
         assert!(error.contains(reason), "{id}: {error}");
     }
-    assert_eq!(event(store, "msg_unknown_id").await.last_error.as_deref(), Some("no matching order"));
+    assert_eq!(
+        event(store, "msg_unknown_id").await.last_error.as_deref(),
+        Some("no matching order")
+    );
     for o in [&o, &other] {
         assert_eq!(order(store, o).await.payment_status, "pending");
     }
@@ -317,7 +328,10 @@ async fn malformed_payloads_fail_with_a_reason(db: Db) {
     let Some(app) = TestApp::spawn(db).await else { return };
     let store = app.db.store.as_ref();
     for (id, payload) in [
-        ("msg_no_data", json!({ "id": "msg_no_data", "type": "payment.succeeded" }).to_string()),
+        (
+            "msg_no_data",
+            json!({ "id": "msg_no_data", "type": "payment.succeeded" }).to_string(),
+        ),
         (
             "msg_bad_total",
             r#"{"id":"msg_bad_total","type":"payment.succeeded","data":{"id":"pay_1","total":"lots"}}"#.to_string(),
@@ -328,13 +342,19 @@ async fn malformed_payloads_fail_with_a_reason(db: Db) {
         ),
         ("msg_not_json", "payment.succeeded".to_string()),
         // A type that is not kept (stored as "unknown") cannot be acted on.
-        ("msg_weird_type", r#"{"type":"payment.succeeded\nx","data":{}}"#.to_string()),
+        (
+            "msg_weird_type",
+            r#"{"type":"payment.succeeded\nx","data":{}}"#.to_string(),
+        ),
     ] {
         let (status, json) = deliver(&app, id, &payload).await;
         assert_eq!(status, 200, "{json}");
         let e = event(store, id).await;
         assert_eq!(e.status, "failed", "{id}: {e:?}");
-        assert!(e.last_error.as_deref().unwrap_or_default().contains("malformed"), "{e:?}");
+        assert!(
+            e.last_error.as_deref().unwrap_or_default().contains("malformed"),
+            "{e:?}"
+        );
     }
     // A paid payment with no total cannot be checked against its order: failed, not credited.
     let u = user(store, "ann@example.com").await.user_id();
@@ -370,10 +390,19 @@ async fn a_failed_payment_then_a_success_credits(db: Db) {
     assert_eq!(failed.failure_message.as_deref(), Some("Your card was declined."));
 
     // The buyer retries with another card: the order is credited after all.
-    deliver_ok(&app, "msg_retried", "payment.succeeded", &paid_payment("pay_retried", &o)).await;
+    deliver_ok(
+        &app,
+        "msg_retried",
+        "payment.succeeded",
+        &paid_payment("pay_retried", &o),
+    )
+    .await;
     assert_settled(&event(store, "msg_retried").await, "processed", Some(&o));
     let paid = order(store, &o).await;
-    assert_eq!((paid.payment_status.as_str(), paid.failure_message.as_deref()), ("paid", None));
+    assert_eq!(
+        (paid.payment_status.as_str(), paid.failure_message.as_deref()),
+        ("paid", None)
+    );
 
     // A late failure (no message) of the first attempt leaves the paid order as it is.
     let late = Payment {
@@ -393,7 +422,10 @@ async fn a_failed_payment_then_a_success_credits(db: Db) {
         ..paid_payment("pay_generic", &o2)
     };
     deliver_ok(&app, "msg_generic", "payment.failed", &no_message).await;
-    assert_eq!(order(store, &o2).await.failure_message.as_deref(), Some("Payment failed"));
+    assert_eq!(
+        order(store, &o2).await.failure_message.as_deref(),
+        Some("Payment failed")
+    );
 }
 
 async fn other_events_are_ignored(db: Db) {
@@ -525,7 +557,10 @@ async fn a_transient_failure_is_retried_by_the_job(db: Db) {
     deliver_ok(&app, "msg_flaky", "payment.succeeded", &paid_payment("pay_flaky", &o)).await;
     let e = event(store.as_ref(), "msg_flaky").await;
     assert_eq!((e.status.as_str(), e.attempts), ("pending", 1), "{e:?}");
-    assert!(e.last_error.as_deref().unwrap_or_default().contains("injected failure"), "{e:?}");
+    assert!(
+        e.last_error.as_deref().unwrap_or_default().contains("injected failure"),
+        "{e:?}"
+    );
     let next = e.next_attempt_at.expect("a retry time");
     assert!(
         next >= before + chrono::Duration::seconds(5) && next <= Utc::now() + chrono::Duration::seconds(5),
@@ -547,7 +582,10 @@ async fn a_transient_failure_is_retried_by_the_job(db: Db) {
         }
     );
     let e = event(store.as_ref(), "msg_flaky").await;
-    assert_eq!((e.status.as_str(), e.attempts, e.order_id), ("processed", 2, Some(o.id)));
+    assert_eq!(
+        (e.status.as_str(), e.attempts, e.order_id),
+        ("processed", 2, Some(o.id))
+    );
     assert_eq!(balance_and_purchases(store.as_ref(), u).await, (Credits(5000), 1));
 }
 
@@ -585,7 +623,10 @@ async fn the_job_gives_up_after_the_last_try(db: Db) {
     let e = event(store.as_ref(), "msg_doomed").await;
     assert_eq!((e.status.as_str(), e.attempts), ("failed", MAX_ATTEMPTS));
     let error = e.last_error.unwrap_or_default();
-    assert!(error.starts_with("gave up after 10 attempts") && error.contains("injected failure"), "{error}");
+    assert!(
+        error.starts_with("gave up after 10 attempts") && error.contains("injected failure"),
+        "{error}"
+    );
     assert_eq!(e.next_attempt_at, None);
     heal(&t.url).await;
     assert_eq!(
@@ -664,7 +705,10 @@ async fn wait_for(store: &dyn Store, o: &OrderRow, done: impl Fn(&OrderRow) -> b
         if done(&row) {
             return (row, start.elapsed());
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "order never settled: {row:?}");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "order never settled: {row:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -9,9 +9,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use serde_json::{json, Value};
 
 use crate::server::service::webhook_apply;
 use crate::server::state::AppState;

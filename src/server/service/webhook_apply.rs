@@ -384,12 +384,27 @@ pub async fn process(store: &dyn Store, event: &WebhookEventRow, now: DateTime<U
     let user_id = subject.user.map(|u| u.0);
     let payment_id = subject.payment_id.as_deref();
     if !won {
-        tracing::info!(webhook_id, event_type, order_id, payment_id, user_id, "webhook event settled elsewhere");
+        tracing::info!(
+            webhook_id,
+            event_type,
+            order_id,
+            payment_id,
+            user_id,
+            "webhook event settled elsewhere"
+        );
         return Ok(Settled::AlreadySettled);
     }
     match &settled {
         Settled::Processed(outcome) => {
-            tracing::info!(webhook_id, event_type, order_id, payment_id, user_id, ?outcome, "webhook applied")
+            tracing::info!(
+                webhook_id,
+                event_type,
+                order_id,
+                payment_id,
+                user_id,
+                ?outcome,
+                "webhook applied"
+            )
         }
         Settled::Ignored => tracing::info!(webhook_id, event_type, "webhook ignored"),
         Settled::Failed(reason) => {
@@ -468,7 +483,11 @@ mod tests {
         };
         let before = Utc::now();
         assert!(paid_payment(&no_time).unwrap().paid_at >= before);
-        assert!(paid_payment(&Payment { total: None, ..p.clone() }).is_err());
+        assert!(paid_payment(&Payment {
+            total: None,
+            ..p.clone()
+        })
+        .is_err());
         assert!(paid_payment(&Payment {
             currency: Some(String::new()),
             ..p

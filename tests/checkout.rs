@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use atlas_credits::model::UserId;
-use atlas_credits::server::store::{OrderRow, Store};
+use atlas_credits::server::store::OrderRow;
 use common::auth::Browser;
 use common::{Db, TestApp};
 use reqwest::StatusCode;

@@ -309,6 +309,12 @@ pub async fn start_checkout(
         Ok(url) => Ok(url),
         // An order with a checkout may be paid already: it is never failed for a repeat's error.
         Err(e) if order.whop_checkout_id.is_some() => Err(e),
+        // Another instance is creating this very checkout (Whop: `idempotency_request_in_progress`):
+        // its answer decides; failing the order here would race it.
+        Err(CheckoutError::Whop(e @ WhopError::InvalidRequest { status: 409, .. })) => {
+            tracing::info!(order_id = order.id, error = %e, "checkout being created elsewhere");
+            Err(CheckoutError::Whop(e))
+        }
         Err(CheckoutError::Whop(e)) => {
             let message = whop_message(&e);
             tracing::warn!(order_id = order.id, error = %e, "opening the Whop checkout failed");

@@ -142,6 +142,20 @@ async fn checkout_opens_on_the_simulator_and_pushes_the_plan_once(db: Db) {
         (1, 1, 2)
     );
 
+    // A plain form post (no JS) is sent on to Whop's purchase URL.
+    let id = plan_id(&app, "Starter").await.to_string();
+    let r = b
+        .client
+        .post(app.url("/api/start_checkout"))
+        .header("origin", &app.base)
+        .header("accept", "text/html")
+        .form(&[("plan_id", id.as_str()), ("client_key", KEY_A)])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    assert_eq!(r.headers()["location"].to_str().unwrap(), url);
+
     // A key used for another plan, or by another user, is refused, not reused.
     let (s, _) = start(&b, &app, "Pro", KEY_A).await;
     assert_eq!(s, 409);

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod checkout;
 pub mod host_users;
 pub mod ledger;
 pub mod orders;

@@ -62,6 +62,7 @@ impl Application {
             webhook_secrets: Arc::new(webhook_secrets),
             web: Arc::new(WebSettings::from_config(config)),
             whop: Arc::new(whop),
+            checkout: Arc::default(),
         };
         let router = router::build(state.clone());
 

@@ -9,3 +9,4 @@ pub mod orders;
 pub mod rate_limit;
 pub mod system;
 pub mod text;
+pub mod webhook_apply;

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::model::WhopMode;
 use crate::server::config::{redact_url, Config, WhopConfig};
-use crate::server::jobs::{Housekeeping, Jobs, SimDelivery};
+use crate::server::jobs::{Housekeeping, Jobs, SimDelivery, WebhookApply};
 use crate::server::router;
 use crate::server::state::{AppState, WebSettings};
 use crate::server::store::{self, ConnectOptions};
@@ -68,6 +68,7 @@ impl Application {
 
         let mut jobs = Jobs::new();
         jobs.spawn(Housekeeping::new(store.clone()));
+        jobs.spawn(WebhookApply::new(store.clone()));
         if let Some(sim) = &state.whop.simulator {
             jobs.spawn(SimDelivery::new(sim.clone()));
         }

@@ -137,7 +137,7 @@ fn PlanCard(plan: PlanView, buyer: Buyer) -> impl IntoView {
         <li class="card plan" aria-labelledby=heading_id.clone()>
             <h3 id=heading_id.clone()>{plan.name.clone()}</h3>
             <p class="plan-credits">{format!("{} credits", plan.credits)}</p>
-            <p class="plan-price">{price.unwrap_or_else(|| "Custom pricing".to_string())}</p>
+            <p class="plan-price" class:custom=price.is_none()>{price.clone().unwrap_or_else(|| "Custom pricing".to_string())}</p>
             <p class="plan-rate muted">
                 {per_thousand.map(|p| format!("{p} per 1,000 credits")).unwrap_or_else(|| "Talk to us about volume".to_string())}
             </p>
@@ -160,10 +160,10 @@ fn Orders(orders: RwSignal<Vec<OrderView>>) -> impl IntoView {
                     <table class="orders" id="orders">
                         <thead>
                             <tr>
-                                <th scope="col">"Date"</th>
+                                <th scope="col" class="wide-only">"Date"</th>
                                 <th scope="col">"Plan"</th>
                                 <th scope="col" class="num">"Credits"</th>
-                                <th scope="col" class="num">"Price"</th>
+                                <th scope="col" class="num wide-only">"Price"</th>
                                 <th scope="col">"Status"</th>
                             </tr>
                         </thead>
@@ -191,10 +191,10 @@ fn OrderRow(order: OrderView) -> impl IntoView {
     let status_href = format!("/payment/status?order={}", order.id);
     view! {
         <tr data-order-id=order.id.to_string()>
-            <td><time datetime=order.created_at.clone()>{date}</time></td>
+            <td class="wide-only"><time datetime=order.created_at.clone()>{date}</time></td>
             <td>{order.plan_name.clone()}</td>
             <td class="num">{order.credits.to_string()}</td>
-            <td class="num">{price}</td>
+            <td class="num wide-only">{price}</td>
             <td>
                 <a href=status_href class=format!("state state-{}", state_class(&order.state))>
                     {state_label(&order.state)}

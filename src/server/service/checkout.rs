@@ -10,27 +10,28 @@
 //! failed key keeps answering with its failure).
 
 mod backoff;
+mod confirm;
 mod gate;
 mod locks;
+mod manual;
+mod plan_push;
+mod return_base;
 
 use serde_json::json;
 
 pub use backoff::{ConfirmBackoff, SCHEDULE_SECS};
+pub use confirm::confirm_with_whop;
 pub use gate::{GateCache, Gating, BETA_KEY, ENABLED_KEY};
 pub use locks::KeyedLocks;
+pub use manual::{parse_note, request_manual, MAX_NOTE_CHARS};
+pub use plan_push::ensure_plan_on_whop;
+pub use return_base::return_base;
 
-use crate::model::{Cents, OrderId, WhopMode};
-use crate::server::service::orders::{self, PaidPayment, Via};
-use crate::server::state::WebSettings;
-use crate::server::store::{FulfilOutcome, NewOrder, OrderRow, PlanRow, Store, StoreError, UserRow};
-use crate::server::whop::client::{NewCheckout, NewPlan, NewProduct, PaymentFilter};
+use crate::model::WhopMode;
+use crate::server::store::{NewOrder, OrderRow, PlanRow, Store, StoreError, UserRow};
+use crate::server::whop::client::NewCheckout;
 use crate::server::whop::error::WhopError;
-use crate::server::whop::types::{PaymentStatus, Visibility};
 use crate::server::whop::WhopSetup;
-
-pub const MAX_NOTE_CHARS: usize = 1000;
-/// Whop's limit on a plan title.
-const MAX_TITLE_CHARS: usize = 30;
 
 /// What this instance keeps in memory for checkouts (one per `AppState`).
 #[derive(Default)]
@@ -85,94 +86,6 @@ pub fn parse_client_key(key: &str) -> Result<&str, CheckoutError> {
     }
 }
 
-/// The optional note of a manual request: trimmed, at most 1,000 characters, no control
-/// characters except line breaks (`\r\n` is kept as `\n`). Empty means none.
-pub fn parse_note(note: Option<&str>) -> Result<Option<String>, CheckoutError> {
-    let Some(note) = note.map(|n| n.replace("\r\n", "\n")) else {
-        return Ok(None);
-    };
-    let note = note.trim();
-    if note.is_empty() {
-        return Ok(None);
-    }
-    if note.chars().count() > MAX_NOTE_CHARS {
-        return Err(CheckoutError::InvalidNote(format!(
-            "The note is too long (at most {MAX_NOTE_CHARS} characters)."
-        )));
-    }
-    if note.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(CheckoutError::InvalidNote(
-            "The note contains characters that are not allowed.".into(),
-        ));
-    }
-    Ok(Some(note.to_string()))
-}
-
-/// Where Whop sends the buyer back to: `PUBLIC_URL`'s origin when configured, else this request's
-/// own origin: the scheme from `X-Forwarded-Proto` only behind a trusted proxy (else http), the
-/// host from the request URI's authority or `Host`, which must be a plain `host[:port]`.
-pub fn return_base(
-    web: &WebSettings,
-    forwarded_proto: Option<&str>,
-    authority: Option<&str>,
-) -> Result<String, CheckoutError> {
-    if let Some(origin) = &web.public_origin {
-        return Ok(origin.trim_end_matches('/').to_string());
-    }
-    let scheme = match forwarded_proto {
-        // A proxy may append: the first value is what the client used.
-        Some(p) if web.trust_proxy => match p.split(',').next().unwrap_or("").trim().to_ascii_lowercase().as_str() {
-            "https" => "https",
-            _ => "http",
-        },
-        _ => "http",
-    };
-    let host = authority.ok_or(CheckoutError::BadHost)?;
-    if !is_host_and_port(host) {
-        return Err(CheckoutError::BadHost);
-    }
-    Ok(format!("{scheme}://{}", host.to_ascii_lowercase()))
-}
-
-/// `name[:port]` or `[v6]:port`: letters, digits, dots and dashes, a numeric port.
-fn is_host_and_port(s: &str) -> bool {
-    if s.is_empty() || s.len() > 260 {
-        return false;
-    }
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((v6, tail)) => {
-                let ok = !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
-                if !ok {
-                    return false;
-                }
-                match tail {
-                    "" => return true,
-                    t => match t.strip_prefix(':') {
-                        Some(p) => ("x", Some(p)),
-                        None => return false,
-                    },
-                }
-            }
-            None => return false,
-        }
-    } else {
-        match s.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (s, None),
-        }
-    };
-    let host_ok = !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty() && label.len() <= 63 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        });
-    let port_ok = port.is_none_or(|p| {
-        !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
-    });
-    host_ok && port_ok
-}
-
 /// Whether `user` may pay through Whop now (see `gate`).
 pub async fn whop_enabled_for(
     store: &dyn Store,
@@ -180,65 +93,6 @@ pub async fn whop_enabled_for(
     email: Option<&str>,
 ) -> Result<bool, StoreError> {
     Ok(memory.gate.current(store).await?.allows(email))
-}
-
-/// The plan with its Whop plan id, creating the product (once) and the plan on Whop first when
-/// it has none. Each id is stored as soon as Whop gave it (first writer wins, so a concurrent push
-/// on another instance cannot swap it) and the stored row is what is returned.
-pub async fn ensure_plan_on_whop(
-    store: &dyn Store,
-    whop: &WhopSetup,
-    memory: &CheckoutMemory,
-    plan: &PlanRow,
-) -> Result<PlanRow, CheckoutError> {
-    if plan.whop_plan_id.is_some() {
-        return Ok(plan.clone());
-    }
-    let _guard = memory.locks.lock(format!("plan:{}", plan.id)).await;
-    let mut plan = store.plan_by_id(plan.id).await?.ok_or(CheckoutError::PlanNotFound)?;
-    if plan.whop_plan_id.is_some() {
-        return Ok(plan);
-    }
-    let price = plan.price_cents.ok_or(CheckoutError::NotForSale)?;
-    let product_id = match plan.whop_product_id.clone() {
-        Some(id) => id,
-        None => {
-            let product = whop
-                .client
-                .create_product(
-                    &NewProduct {
-                        title: format!("Atlas credits: {}", plan.plan_name),
-                        account_id: Some(whop.company_id.clone()),
-                        visibility: Some(Visibility::Hidden),
-                    },
-                    &format!("product-plan-{}", plan.id),
-                )
-                .await?;
-            plan = store.set_plan_whop_ids(plan.id, Some(&product.id), None).await?;
-            tracing::info!(plan_id = plan.id, product_id = %product.id, "plan's product created on Whop");
-            plan.whop_product_id.clone().unwrap_or(product.id)
-        }
-    };
-    let created = whop
-        .client
-        .create_plan(
-            &NewPlan {
-                account_id: Some(whop.company_id.clone()),
-                product_id,
-                plan_type: "one_time".into(),
-                initial_price: Cents(price),
-                currency: plan.currency.clone(),
-                title: Some(plan.plan_name.chars().take(MAX_TITLE_CHARS).collect()),
-                // Sold only through our checkouts, never listed on a Whop store page.
-                visibility: Some(Visibility::Hidden),
-                metadata: Some(json!({ "plan_id": plan.id.to_string(), "credits": plan.credits_amount.to_string() })),
-            },
-            &format!("plan-{}", plan.id),
-        )
-        .await?;
-    let stored = store.set_plan_whop_ids(plan.id, None, Some(&created.id)).await?;
-    tracing::info!(plan_id = stored.id, whop_plan_id = ?stored.whop_plan_id, "plan created on Whop");
-    Ok(stored)
 }
 
 /// What `start_checkout` needs to know about the caller.
@@ -309,6 +163,12 @@ pub async fn start_checkout(
         Ok(url) => Ok(url),
         // An order with a checkout may be paid already: it is never failed for a repeat's error.
         Err(e) if order.whop_checkout_id.is_some() => Err(e),
+        // Another instance is creating this very checkout (Whop: `idempotency_request_in_progress`):
+        // its answer decides; failing the order here would race it.
+        Err(CheckoutError::Whop(e @ WhopError::InvalidRequest { status: 409, .. })) => {
+            tracing::info!(order_id = order.id, error = %e, "checkout being created elsewhere");
+            Err(CheckoutError::Whop(e))
+        }
         Err(CheckoutError::Whop(e)) => {
             let message = whop_message(&e);
             tracing::warn!(order_id = order.id, error = %e, "opening the Whop checkout failed");
@@ -410,103 +270,6 @@ fn whop_message(e: &WhopError) -> String {
     m.chars().take(500).collect()
 }
 
-/// The manual flow: an order for an admin to handle (`payment_method = manual`), for a plan
-/// without a price, or any plan when this user does not pay through Whop. Idempotent by key.
-pub async fn request_manual(
-    store: &dyn Store,
-    user: &UserRow,
-    plan_id: i64,
-    note: Option<&str>,
-    client_key: &str,
-) -> Result<OrderRow, CheckoutError> {
-    let client_key = parse_client_key(client_key)?;
-    let note = parse_note(note)?;
-    let plan = store
-        .plan_by_id(plan_id)
-        .await?
-        .filter(|p| p.active)
-        .ok_or(CheckoutError::PlanNotFound)?;
-    let (order, created) = store
-        .create_order(&NewOrder {
-            user_id: user.user_id(),
-            plan_name: plan.plan_name.clone(),
-            credits_amount: plan.credits_amount,
-            price_cents: plan.price_cents.unwrap_or(0),
-            currency: plan.currency.clone(),
-            payment_method: "manual",
-            notes: note,
-            client_key: Some(client_key.to_string()),
-        })
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => CheckoutError::KeyReused,
-            e => e.into(),
-        })?;
-    if !created && (order.payment_method != "manual" || order.plan_name != plan.plan_name) {
-        return Err(CheckoutError::KeyReused);
-    }
-    if created {
-        tracing::info!(order_id = order.id, user_id = order.user_id, plan = %plan.plan_name, "manual request created");
-    }
-    Ok(order)
-}
-
-/// Asks Whop whether a pending Whop order's checkout was paid, and if so credits it through the
-/// one fulfil path. Called by the status page; rate-limited by `ConfirmBackoff` (so most calls
-/// return `Ok(None)` without calling Whop). Never reads anything the browser sent.
-pub async fn confirm_with_whop(
-    store: &dyn Store,
-    whop: &WhopSetup,
-    memory: &CheckoutMemory,
-    order: &OrderRow,
-) -> Result<Option<FulfilOutcome>, CheckoutError> {
-    let Some(checkout_id) = order.whop_checkout_id.as_deref() else {
-        return Ok(None);
-    };
-    if order.payment_method != "whop" || order.payment_status != "pending" || order.hold_reason.is_some() {
-        return Ok(None);
-    }
-    if !memory
-        .confirmations
-        .claim(order.id, order.created_at, chrono::Utc::now())
-    {
-        return Ok(None);
-    }
-    let payments = whop
-        .client
-        .list_payments(&PaymentFilter {
-            checkout_configuration_ids: vec![checkout_id.to_string()],
-            ..Default::default()
-        })
-        .await?;
-    let mut last = None;
-    for p in payments {
-        // The filter is Whop's; the check is ours.
-        if p.status != Some(PaymentStatus::Paid)
-            || p.checkout_configuration_id.as_deref().is_some_and(|c| c != checkout_id)
-        {
-            continue;
-        }
-        let (Some(amount), Some(currency)) = (p.total, p.currency.clone()) else {
-            tracing::warn!(order_id = order.id, payment_id = %p.id, "paid payment without total or currency");
-            continue;
-        };
-        let paid_at = p
-            .paid_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
-        let paid = PaidPayment {
-            payment_id: p.id.clone(),
-            amount,
-            currency,
-            paid_at,
-        };
-        last = Some(orders::fulfil(store, OrderId(order.id), &paid, Via::Confirmation).await?);
-    }
-    Ok(last)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -525,63 +288,5 @@ mod tests {
         ] {
             assert!(parse_client_key(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn notes() {
-        assert_eq!(parse_note(None).unwrap(), None);
-        assert_eq!(parse_note(Some("  \n ")).unwrap(), None);
-        assert_eq!(parse_note(Some(" a\r\nb ")).unwrap().as_deref(), Some("a\nb"));
-        assert!(parse_note(Some("a\u{7}b")).is_err());
-        assert!(parse_note(Some("a\tb")).is_err());
-        assert!(parse_note(Some(&"é".repeat(1000))).is_ok());
-        assert!(parse_note(Some(&"é".repeat(1001))).is_err());
-    }
-
-    #[test]
-    fn return_bases() {
-        let mut web = WebSettings::default();
-        assert_eq!(
-            return_base(&web, None, Some("127.0.0.1:3000")).unwrap(),
-            "http://127.0.0.1:3000"
-        );
-        // Not behind a trusted proxy: the header is ignored.
-        assert_eq!(
-            return_base(&web, Some("https"), Some("Example.com")).unwrap(),
-            "http://example.com"
-        );
-        web.trust_proxy = true;
-        assert_eq!(
-            return_base(&web, Some("https, http"), Some("example.com")).unwrap(),
-            "https://example.com"
-        );
-        assert_eq!(
-            return_base(&web, Some("gopher"), Some("example.com")).unwrap(),
-            "http://example.com"
-        );
-        assert_eq!(
-            return_base(&web, None, Some("[::1]:8080")).unwrap(),
-            "http://[::1]:8080"
-        );
-        for bad in [
-            "",
-            "evil.com/x",
-            "evil.com@x",
-            "a..b",
-            "a:b:c",
-            "a:99999",
-            "a:",
-            "[zz]",
-            "x y",
-            "évil.com",
-        ] {
-            assert!(return_base(&web, None, Some(bad)).is_err(), "{bad}");
-        }
-        assert!(return_base(&web, None, None).is_err());
-        web.public_origin = Some("https://credits.example.com".into());
-        assert_eq!(
-            return_base(&web, Some("http"), Some("evil.com")).unwrap(),
-            "https://credits.example.com"
-        );
     }
 }

@@ -43,7 +43,7 @@ impl Gating {
             && (self.beta.is_empty()
                 || email.is_some_and(|e| {
                     let e = e.trim().to_lowercase();
-                    self.beta.iter().any(|b| *b == e)
+                    self.beta.contains(&e)
                 }))
     }
 }

@@ -15,6 +15,9 @@ export WHOP_WEBHOOK_SECRET="${WHOP_WEBHOOK_SECRET:-ws_e2e_test_secret}"
 # Test mode, chosen explicitly, with a known simulator key so the browser tests can create checkouts.
 export WHOP_MODE=simulated
 export WHOP_SIM_API_KEY="${WHOP_SIM_API_KEY:-sim_e2e_key}"
+# Specs that sign up many users give each test its own X-Forwarded-For, so the per-address
+# sign-up limit (10 an hour) is not spent by the whole suite from 127.0.0.1.
+export TRUST_PROXY=true
 if [ "${E2E_NEGATIVE:-0}" = 1 ]; then
   export LEPTOS_SITE_PKG_DIR=no-such-bundle
 fi

@@ -4,4 +4,5 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod credits;
 pub mod system;

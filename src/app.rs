@@ -1,6 +1,7 @@
 //! The user interface: the HTML shell, the router and the pages. Shared by server rendering and
 //! hydration, so nothing here may touch server-only code directly: data comes through `crate::api`.
 
+mod client_key;
 mod components;
 mod pages;
 
@@ -14,7 +15,8 @@ use leptos_router::{
 use crate::api::auth::{get_viewer, LogIn, LogOut, SignUp};
 use crate::model::{AppError, Viewer};
 use pages::{
-    account::AccountPage, admin::AdminPage, home::HomePage, login::LoginPage, not_found::NotFound, signup::SignupPage,
+    account::AccountPage, admin::AdminPage, credits::CreditsPage, home::HomePage, login::LoginPage,
+    not_found::NotFound, payment_status::PaymentStatusPage, signup::SignupPage,
 };
 
 /// The document around the app, rendered on the server only.
@@ -82,6 +84,9 @@ pub fn App() -> impl IntoView {
                     // real redirect and a non-admin with a real 403.
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
+                    // Async too: the plan forms must be in the first HTML to post without JS.
+                    <Route path=path!("/credits") view=CreditsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/payment/status") view=PaymentStatusPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -5,11 +5,13 @@ mod account;
 mod error;
 mod ledger;
 mod money;
+mod purchase;
 
 pub use account::{AccountView, ApiKeyView, CreatedApiKey, Role, TransactionPage, Viewer};
 pub use error::AppError;
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};
+pub use purchase::{CreditsPageView, OrderState, OrderView, PaymentStatusView, PlanView};
 
 use serde::{Deserialize, Serialize};
 

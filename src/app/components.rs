@@ -42,6 +42,7 @@ pub fn SiteHeader() -> impl IntoView {
                         match session.viewer.await {
                             Ok(Some(v)) => view! {
                                 <ul class="nav">
+                                    <li><a href="/credits">"Buy credits"</a></li>
                                     <li><a href="/account">"Account"</a></li>
                                     {(v.role == Role::Admin).then(|| view! { <li><a href="/admin">"Admin"</a></li> })}
                                     <li class="nav-email" title=v.email.clone()>{v.email.clone()}</li>

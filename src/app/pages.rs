@@ -2,8 +2,10 @@
 
 pub mod account;
 pub mod admin;
+pub mod credits;
 pub mod forbidden;
 pub mod home;
 pub mod login;
 pub mod not_found;
+pub mod payment_status;
 pub mod signup;

@@ -5,6 +5,7 @@
 use crate::model::AppError;
 use crate::server::service::api_keys::ApiKeyError;
 use crate::server::service::auth::AuthError;
+use crate::server::service::checkout::CheckoutError;
 use crate::server::service::ledger::LedgerError;
 use crate::server::service::rate_limit::RateLimitError;
 use crate::server::store::StoreError;
@@ -74,6 +75,26 @@ impl From<LedgerError> for AppError {
             }
             LedgerError::SourceConflict { .. } => AppError::Conflict(e.to_string()),
             LedgerError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CheckoutError> for AppError {
+    fn from(e: CheckoutError) -> Self {
+        match e {
+            CheckoutError::PlanNotFound => AppError::NotFound("Plan".into()),
+            CheckoutError::OrderNotFound => AppError::NotFound("Order".into()),
+            CheckoutError::NotForSale
+            | CheckoutError::WhopDisabled
+            | CheckoutError::InvalidClientKey
+            | CheckoutError::InvalidNote(_)
+            | CheckoutError::BadHost => AppError::Invalid(e.to_string()),
+            CheckoutError::KeyReused | CheckoutError::AlreadyPaid | CheckoutError::Failed(_) => {
+                AppError::Conflict(e.to_string())
+            }
+            // Logged (with the order) where it happened; the order shows Whop's message.
+            CheckoutError::Whop(_) | CheckoutError::BadPurchaseUrl(_) => AppError::Unavailable,
+            CheckoutError::Store(e) => e.into(),
         }
     }
 }

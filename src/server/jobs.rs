@@ -5,6 +5,7 @@
 
 pub mod housekeeping;
 pub mod sim_delivery;
+pub mod webhook_apply;
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 
 pub use housekeeping::Housekeeping;
 pub use sim_delivery::SimDelivery;
+pub use webhook_apply::WebhookApply;
 
 /// One kind of background work.
 #[async_trait]

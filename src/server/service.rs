@@ -2,8 +2,11 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod checkout;
 pub mod host_users;
 pub mod ledger;
+pub mod orders;
 pub mod rate_limit;
 pub mod system;
 pub mod text;
+pub mod webhook_apply;

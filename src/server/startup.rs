@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::model::WhopMode;
 use crate::server::config::{redact_url, Config, WhopConfig};
-use crate::server::jobs::{Housekeeping, Jobs, SimDelivery};
+use crate::server::jobs::{Housekeeping, Jobs, SimDelivery, WebhookApply};
 use crate::server::router;
 use crate::server::state::{AppState, WebSettings};
 use crate::server::store::{self, ConnectOptions};
@@ -62,11 +62,13 @@ impl Application {
             webhook_secrets: Arc::new(webhook_secrets),
             web: Arc::new(WebSettings::from_config(config)),
             whop: Arc::new(whop),
+            checkout: Arc::default(),
         };
         let router = router::build(state.clone());
 
         let mut jobs = Jobs::new();
         jobs.spawn(Housekeeping::new(store.clone()));
+        jobs.spawn(WebhookApply::new(store.clone()));
         if let Some(sim) = &state.whop.simulator {
             jobs.spawn(SimDelivery::new(sim.clone()));
         }

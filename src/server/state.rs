@@ -16,6 +16,8 @@ pub struct AppState {
     pub webhook_secrets: Arc<Vec<SecretString>>,
     pub web: Arc<WebSettings>,
     pub whop: Arc<crate::server::whop::WhopSetup>,
+    /// This instance's checkout locks and caches (gating settings, confirmation backoff).
+    pub checkout: Arc<crate::server::service::checkout::CheckoutMemory>,
 }
 
 /// What the HTTP edge needs to know about how it is reached.

@@ -3,6 +3,8 @@
 //! Both implementations run the same contract suite (tests/store_contract.rs).
 
 mod error;
+pub mod fulfil;
+pub mod order_queries;
 mod postgres;
 mod queries;
 mod rows;
@@ -14,11 +16,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use error::StoreError;
+pub use order_queries::OrderQueries;
 pub use postgres::PgStore;
 pub use queries::Queries;
 pub use rows::{
-    ApiKeyRow, NewApiKey, NewEntry, NewSimDelivery, NewUser, PlanRow, PostOutcome, SimDeliveryRow, SimObjectRow,
-    TransactionRow, UserRow,
+    ApiKeyRow, FulfilOutcome, Fulfilment, NewApiKey, NewEntry, NewOrder, NewSimDelivery, NewUser, OrderRow, PlanRow,
+    PostOutcome, SimDeliveryRow, SimObjectRow, TransactionRow, UserRow, WebhookEventRow,
 };
 pub use sqlite::{SqliteStore, SqliteSynchronous};
 
@@ -52,7 +55,7 @@ impl Backend {
 #[async_trait]
 /// Everything the app asks of its database. `Queries` holds the methods whose SQL is shared by
 /// both backends; the ones here differ per backend.
-pub trait Store: Queries + Send + Sync + 'static {
+pub trait Store: Queries + OrderQueries + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies every pending migration of this backend's folder.
@@ -66,6 +69,12 @@ pub trait Store: Queries + Send + Sync + 'static {
     /// with the existing row. With `no_overdraft`, an entry that would leave the balance below
     /// zero fails with `InsufficientCredits` (checked under the same lock as the write).
     async fn post_entry(&self, entry: &NewEntry) -> Result<PostOutcome, StoreError>;
+
+    /// Credits an order for a Whop payment: the order becomes paid and one `purchase` entry is
+    /// posted, in one transaction under the order's lock. A repeat of the same payment writes
+    /// nothing (`AlreadyCredited`); a wrong amount or currency, or a second payment for an order
+    /// already paid, is not credited (`Held`, the reason kept on the order).
+    async fn fulfil_order(&self, f: &Fulfilment) -> Result<FulfilOutcome, StoreError>;
 
     /// Credit plans in display order; archived ones only when asked.
     async fn list_plans(&self, include_archived: bool) -> Result<Vec<PlanRow>, StoreError>;

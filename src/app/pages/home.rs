@@ -15,6 +15,9 @@ pub fn HomePage() -> impl IntoView {
                 "Pick a plan, pay on Whop's secure checkout, and your credits land in your balance "
                 "as soon as the payment clears."
             </p>
+            <p class="cta">
+                <a class="button primary" id="see-plans" href="/credits">"See plans and buy credits"</a>
+            </p>
         </section>
         <StatusCheck/>
     }

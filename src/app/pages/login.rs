@@ -20,7 +20,7 @@ pub fn LoginPage() -> impl IntoView {
         <section class="card narrow" aria-labelledby="login-heading">
             <h1 id="login-heading">"Log in"</h1>
             <ActionForm action=session.log_in attr:class="form" attr:novalidate="">
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label for="login-email">"Email"</label>
                 <input id="login-email" name="email" type="email" autocomplete="email" required/>
                 <label for="login-password">"Password"</label>

@@ -23,7 +23,7 @@ pub fn SignupPage() -> impl IntoView {
         <section class="card narrow" aria-labelledby="signup-heading">
             <h1 id="signup-heading">"Create your account"</h1>
             <ActionForm action=session.sign_up attr:class="form" attr:novalidate="">
-                <input type="hidden" name="next" prop:value=next/>
+                <input type="hidden" name="next" value=next/>
                 <label for="signup-email">"Email"</label>
                 <input id="signup-email" name="email" type="email" autocomplete="email" required/>
                 <label for="signup-password">"Password"</label>

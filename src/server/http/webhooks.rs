@@ -1,20 +1,29 @@
 //! `POST /api/webhooks/whop`: Whop's signed deliveries. Verifies the raw bytes before anything
 //! else (401, nothing stored, on failure), then keeps the delivery under its `webhook-id` so a
 //! repeat is acknowledged without a second copy. Answers 5xx when it cannot store, so Whop retries.
-//! Applying events to orders and the ledger reads from `webhook_events` (the purchase-flow work).
+//! A newly stored event is then applied at once (`service::webhook_apply`), so a payment is
+//! credited within moments of Whop's delivery; whatever that leaves pending (a transient failure,
+//! a crash) the `webhook_apply` job retries. Once stored, the answer is 200 whatever applying did.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
 
+use crate::server::service::webhook_apply;
 use crate::server::state::AppState;
-use crate::server::store::{NewWebhookEvent, Recorded};
+use crate::server::store::{NewWebhookEvent, Recorded, Store, WebhookEventRow};
 use crate::server::whop::verify::{verify, DeliveryHeaders, VerifyError};
 
 /// Whop payment payloads are a few KiB; anything far larger is not a Whop delivery.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// How long the answer waits for the inline apply. Past it Whop gets its 200 anyway and the
+/// apply carries on in the background (it is never cut off half-way).
+const APPLY_WAIT: Duration = Duration::from_secs(5);
 
 pub async fn receive_whop_webhook(
     State(state): State<AppState>,
@@ -61,7 +70,7 @@ pub async fn receive_whop_webhook(
     let event_type = serde_json::from_str::<Value>(&payload)
         .ok()
         .and_then(|v| v.get("type").and_then(Value::as_str).and_then(bounded_event_type))
-        .unwrap_or_else(|| "unknown".to_owned());
+        .unwrap_or_else(|| webhook_apply::UNREADABLE_TYPE.to_owned());
 
     let event = NewWebhookEvent {
         id: verified.webhook_id.clone(),
@@ -72,6 +81,7 @@ pub async fn receive_whop_webhook(
     match state.store.record_webhook_event(&event).await {
         Ok(Recorded::Inserted) => {
             tracing::info!(webhook_id = %event.id, event_type = %event.event_type, "webhook stored");
+            apply_now(state.store.clone(), event).await;
             (StatusCode::OK, Json(json!({ "received": true })))
         }
         Ok(Recorded::Duplicate) => {
@@ -86,6 +96,33 @@ pub async fn receive_whop_webhook(
                 "could not store the delivery; retry later",
             )
         }
+    }
+}
+
+/// Applies a just-stored event, on a task of its own so that neither a client hanging up nor
+/// the wait limit cancels it mid-way. Failures are left to the event row and the retry job.
+async fn apply_now(store: Arc<dyn Store>, event: NewWebhookEvent) {
+    let webhook_id = event.id.clone();
+    let row = WebhookEventRow {
+        id: event.id,
+        event_type: event.event_type,
+        received_at: event.received_at,
+        payload: event.payload,
+        status: "pending".into(),
+        attempts: 0,
+        last_error: None,
+        processed_at: None,
+        next_attempt_at: None,
+        order_id: None,
+    };
+    let task = tokio::spawn(async move { webhook_apply::process(store.as_ref(), &row, chrono::Utc::now()).await });
+    match tokio::time::timeout(APPLY_WAIT, task).await {
+        Ok(Ok(Ok(_))) => {}
+        Ok(Ok(Err(e))) => {
+            tracing::warn!(%webhook_id, error = %e, "webhook result not recorded; left pending for the retry job")
+        }
+        Ok(Err(e)) => tracing::error!(%webhook_id, error = %e, "webhook apply task failed; left for the retry job"),
+        Err(_) => tracing::warn!(%webhook_id, ?APPLY_WAIT, "webhook apply still running; answered meanwhile"),
     }
 }
 

@@ -10,8 +10,10 @@ use sqlx::PgPool;
 
 use chrono::Utc;
 
+use super::fulfil::fulfil_in_tx;
+use super::order_queries::impl_order_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
-use super::rows::{ApiKeyRow, NewApiKey, NewSimDelivery, SimDeliveryRow, SimObjectRow};
+use super::rows::{ApiKeyRow, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery, SimDeliveryRow, SimObjectRow};
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
     StoreError, TransactionRow, UserRow,
@@ -49,6 +51,7 @@ impl PgStore {
 pub struct NoWritePermit;
 
 impl_queries!(PgStore);
+impl_order_queries!(PgStore);
 
 #[async_trait]
 impl Store for PgStore {
@@ -75,6 +78,19 @@ impl Store for PgStore {
             self,
             tx,
             e,
+            "select credits_balance from users where id = $1 for update"
+        )
+    }
+
+    async fn fulfil_order(&self, f: &Fulfilment) -> Result<FulfilOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        fulfil_in_tx!(
+            tx,
+            f,
+            format!(
+                "select {} from credit_orders where id = $1 for update",
+                sql::ORDER_COLUMNS
+            ),
             "select credits_balance from users where id = $1 for update"
         )
     }

@@ -112,6 +112,8 @@ pub struct PlanRow {
     pub price_cents: Option<i64>,
     pub currency: String,
     pub active: bool,
+    /// The Whop product it is sold under (`prod_...`), once pushed to Whop.
+    pub whop_product_id: Option<String>,
     pub sort_order: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -167,4 +169,101 @@ pub struct NewSimDelivery {
     /// `pending`, or `dropped` (the simulator was told to lose it).
     pub status: &'static str,
     pub due_at: DateTime<Utc>,
+}
+
+/// One order for credits: bought through Whop, or requested by hand (`payment_method`).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct OrderRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub plan_name: String,
+    pub credits_amount: i64,
+    /// 0 for a custom-priced (manual) order.
+    pub price_cents: i64,
+    pub currency: String,
+    /// Manual review state: pending, approved, rejected, cancelled.
+    pub status: String,
+    /// `whop` or `manual`.
+    pub payment_method: String,
+    /// pending, paid, failed, refunded, partially_refunded, disputed.
+    pub payment_status: String,
+    pub whop_checkout_id: Option<String>,
+    pub whop_payment_id: Option<String>,
+    pub whop_plan_id: Option<String>,
+    pub notes: Option<String>,
+    pub client_key: Option<String>,
+    pub failure_message: Option<String>,
+    pub hold_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub credited_at: Option<DateTime<Utc>>,
+}
+
+impl OrderRow {
+    pub fn order_id(&self) -> OrderId {
+        OrderId(self.id)
+    }
+    pub fn user_id(&self) -> UserId {
+        UserId(self.user_id)
+    }
+    pub fn credits(&self) -> Credits {
+        Credits(self.credits_amount)
+    }
+}
+
+/// An order to create; plan name, credits and price are copied from the plan at that moment.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub user_id: UserId,
+    pub plan_name: String,
+    pub credits_amount: i64,
+    pub price_cents: i64,
+    pub currency: String,
+    /// `whop` or `manual`.
+    pub payment_method: &'static str,
+    pub notes: Option<String>,
+    /// Made by the browser; one order per key.
+    pub client_key: Option<String>,
+}
+
+/// A stored webhook delivery and how applying it went.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct WebhookEventRow {
+    pub id: String,
+    pub event_type: String,
+    pub received_at: DateTime<Utc>,
+    /// The raw body exactly as signed.
+    pub payload: String,
+    /// pending, processed, failed, ignored.
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub processed_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub order_id: Option<i64>,
+}
+
+/// A Whop payment to credit against its order, in one transaction with the order update.
+#[derive(Debug, Clone)]
+pub struct Fulfilment {
+    pub order_id: OrderId,
+    /// Whop's `pay_...` id: the ledger entry's source, so one payment credits once, ever.
+    pub payment_id: String,
+    /// What Whop says was paid (checked against the order before crediting).
+    pub amount_cents: i64,
+    pub currency: String,
+    pub paid_at: DateTime<Utc>,
+}
+
+/// What a fulfilment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FulfilOutcome {
+    /// The order is now paid and credited; the purchase row carries the new balance.
+    Credited { order: OrderRow, entry: TransactionRow },
+    /// This payment was credited before (a repeat): nothing written.
+    AlreadyCredited { order: OrderRow, entry: TransactionRow },
+    /// Not credited: the amount or currency differs from the order, or the order was paid by
+    /// another payment. The order keeps the reason (`hold_reason`) for an admin.
+    Held { order: OrderRow, reason: String },
 }

@@ -29,8 +29,15 @@ pub const TX_PAGE: &str =
     "select id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at \
      from credit_transactions where user_id = $1 and id < $2 order by id desc limit $3";
 
-pub const PLAN_COLUMNS: &str =
-    "id, plan_name, whop_plan_id, credits_amount, price_cents, currency, active, sort_order, created_at, updated_at";
+pub const PLAN_COLUMNS: &str = "id, plan_name, whop_plan_id, credits_amount, price_cents, currency, active, \
+     whop_product_id, sort_order, created_at, updated_at";
+
+pub const ORDER_COLUMNS: &str = "id, user_id, plan_name, credits_amount, price_cents, currency, status, \
+     payment_method, payment_status, whop_checkout_id, whop_payment_id, whop_plan_id, notes, client_key, \
+     failure_message, hold_reason, created_at, updated_at, paid_at, credited_at";
+
+pub const WEBHOOK_EVENT_COLUMNS: &str =
+    "id, event_type, received_at, payload, status, attempts, last_error, processed_at, next_attempt_at, order_id";
 
 /// Names which unique key of `users` a violation hit, from its constraint name or message.
 pub fn user_conflict(detail: &str) -> String {

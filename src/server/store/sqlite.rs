@@ -12,8 +12,10 @@ use sqlx::SqlitePool;
 
 use chrono::Utc;
 
+use super::fulfil::fulfil_in_tx;
+use super::order_queries::impl_order_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
-use super::rows::{ApiKeyRow, NewApiKey, NewSimDelivery, SimDeliveryRow, SimObjectRow};
+use super::rows::{ApiKeyRow, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery, SimDeliveryRow, SimObjectRow};
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
     StoreError, TransactionRow, UserRow,
@@ -95,6 +97,7 @@ impl SqliteStore {
 }
 
 impl_queries!(SqliteStore);
+impl_order_queries!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -119,6 +122,17 @@ impl Store for SqliteStore {
         let _permit = self.write_permit().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         post_entry_in_tx!(self, tx, e, "select credits_balance from users where id = $1")
+    }
+
+    async fn fulfil_order(&self, f: &Fulfilment) -> Result<FulfilOutcome, StoreError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        fulfil_in_tx!(
+            tx,
+            f,
+            format!("select {} from credit_orders where id = $1", sql::ORDER_COLUMNS),
+            "select credits_balance from users where id = $1"
+        )
     }
 
     async fn list_plans(&self, include_archived: bool) -> Result<Vec<PlanRow>, StoreError> {

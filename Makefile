@@ -8,7 +8,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The bundle and server are built from source that must not read a live DATABASE_URL at compile time.
 export SQLX_OFFLINE := true
 
-.PHONY: setup build run dev lint test test-rust e2e e2e-negative clean
+.PHONY: setup build run dev lint test test-rust e2e e2e-negative bench-credit clean
 
 ## Install missing tools (wasm target, cargo-leptos, wasm-bindgen CLI, npm packages, Chromium).
 setup:
@@ -50,9 +50,13 @@ e2e: build
 e2e-negative:
 	cd end2end && E2E_NEGATIVE=1 E2E_PORT=3918 npx playwright test
 
+## Time to credit in the browser (figures, not a test; see BENCHMARKS.md). Not part of `test`.
+bench-credit: build
+	cd end2end && npm run bench:credit
+
 ## Every test there is.
 test: lint test-rust e2e
 
 clean:
 	cargo clean
-	rm -rf end2end/node_modules end2end/test-results end2end/.e2e-*
+	rm -rf end2end/node_modules end2end/test-results end2end/.e2e-* end2end/.bench-*

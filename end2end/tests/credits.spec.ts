@@ -1,52 +1,8 @@
-import { APIRequestContext, expect, Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
+import { freshEmail, orderIds, ownAddress, PASSWORD, setDelivery, signUpToCredits, simAuth, statusText } from './buying';
 import { collectPageErrors, negativeControl, waitForHydration } from './support';
 
-// Buying credits end to end, against the built-in Whop simulator (scripts/e2e-server.sh runs the
-// app in simulated mode with this key).
-const SIM_KEY = 'sim_e2e_key';
-const simAuth = { Authorization: `Bearer ${SIM_KEY}` };
-const PASSWORD = 'a long enough password';
-
-function freshEmail(tag: string): string {
-  return `${tag}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
-}
-
-/** Signs up a new user and lands on /credits through the header link. */
-async function signUpToCredits(page: Page, tag: string): Promise<string> {
-  const email = freshEmail(tag);
-  await page.goto('/signup');
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await expect(page).toHaveURL(/\/account$/);
-  await page.getByRole('link', { name: 'Buy credits' }).click();
-  await expect(page).toHaveURL(/\/credits$/);
-  await waitForHydration(page);
-  return email;
-}
-
-async function setDelivery(request: APIRequestContext, mode: Record<string, unknown>) {
-  const res = await request.put('/_sim/whop/control/delivery', { headers: simAuth, data: mode });
-  expect(res.status()).toBe(200);
-}
-
-/** The ids of the orders the credits page lists, newest first. */
-async function orderIds(page: Page): Promise<number[]> {
-  await page.goto('/credits');
-  await waitForHydration(page);
-  const ids = await page.locator('#orders tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-order-id'))));
-  return ids;
-}
-
-const statusText = (page: Page) => page.locator('#payment-status');
-
-/** A client address of its own (the e2e server trusts one proxy hop), so the sign-up limit per
- * address is not shared with the rest of the suite. */
-function ownAddress(): Record<string, string> {
-  const n = () => 1 + Math.floor(Math.random() * 250);
-  return { 'X-Forwarded-For': `10.${n()}.${n()}.${n()}` };
-}
+// Buying credits end to end, against the built-in Whop simulator.
 
 test.beforeEach(async ({ context }) => {
   await context.setExtraHTTPHeaders(ownAddress());

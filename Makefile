@@ -8,7 +8,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The bundle and server are built from source that must not read a live DATABASE_URL at compile time.
 export SQLX_OFFLINE := true
 
-.PHONY: setup build run dev lint test test-rust e2e e2e-negative bench-credit clean
+.PHONY: setup build run dev lint test test-rust e2e e2e-negative e2e-postgres bench-credit clean
 
 ## Install missing tools (wasm target, cargo-leptos, wasm-bindgen CLI, npm packages, Chromium).
 setup:
@@ -41,10 +41,17 @@ lint: setup
 test-rust: setup
 	cargo test --features ssr -- --test-threads=1
 
-## Browser tests against the release build, then the negative control.
+## Browser tests against the release build on SQLite, then the negative control; then, when
+## TEST_POSTGRES_URL names a server (CI sets it), the whole browser suite again on PostgreSQL.
 e2e: build
 	cd end2end && npx playwright test
 	$(MAKE) --no-print-directory e2e-negative
+	@if [ -n "$${TEST_POSTGRES_URL:-}" ]; then $(MAKE) --no-print-directory e2e-postgres; \
+	else echo "!!! SKIPPED the browser tests on PostgreSQL: TEST_POSTGRES_URL is not set !!!"; fi
+
+## The browser suite against the release build on a fresh PostgreSQL database.
+e2e-postgres:
+	cd end2end && E2E_DB=postgres E2E_PORT=3920 npx playwright test
 
 ## Serves the page without its WASM bundle: the hydration check must notice (see end2end/tests).
 e2e-negative:

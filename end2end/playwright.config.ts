@@ -1,7 +1,8 @@
 import { defineConfig } from '@playwright/test';
 
 // The app is served by the release binary built by `cargo leptos build --release`
-// (scripts/e2e-server.sh), on its own port and a fresh SQLite database per run.
+// (scripts/e2e-server.sh), on its own port and a fresh database per run (SQLite, or PostgreSQL
+// with E2E_DB=postgres).
 const port = Number(process.env.E2E_PORT ?? 3917);
 const baseURL = process.env.BASE_URL ?? `http://127.0.0.1:${port}`;
 

@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
-# Serves the release build for the browser tests: a fresh SQLite database per run, its own port.
-# E2E_NEGATIVE=1 points the page at a bundle folder that does not exist (the negative control:
-# the page must then render without ever hydrating, and the tests must notice).
+# Serves the release build for the browser tests on its own port and a fresh database per run:
+# SQLite by default; with E2E_DB=postgres a new database on TEST_POSTGRES_URL (dropped first if a
+# previous run left it). E2E_NEGATIVE=1 points the page at a bundle folder that does not exist (the
+# negative control: the page must then render without ever hydrating, and the tests must notice).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port="${E2E_PORT:-3917}"
 dir="end2end/.e2e-$port"
 rm -rf "$dir" && mkdir -p "$dir"
-export DATABASE_URL="sqlite://$dir/e2e.db"
+case "${E2E_DB:-sqlite}" in
+  sqlite)
+    export DATABASE_URL="sqlite://$dir/e2e.db"
+    ;;
+  postgres)
+    : "${TEST_POSTGRES_URL:?E2E_DB=postgres needs TEST_POSTGRES_URL (a server where it may create a database)}"
+    name="atlas_e2e_$port"
+    psql "$TEST_POSTGRES_URL" -q -v ON_ERROR_STOP=1 \
+      -c "drop database if exists $name with (force)" -c "create database $name" >/dev/null
+    export DATABASE_URL="${TEST_POSTGRES_URL%/*}/$name"
+    ;;
+  *)
+    echo "E2E_DB must be sqlite or postgres" >&2
+    exit 2
+    ;;
+esac
 export LEPTOS_SITE_ADDR="127.0.0.1:$port"
 export LEPTOS_ENV=PROD
 export RUST_LOG="${RUST_LOG:-warn,atlas_credits=info}"

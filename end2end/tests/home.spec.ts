@@ -1,6 +1,9 @@
 import { expect, test } from '@playwright/test';
 import { collectPageErrors, negativeControl, waitForHydration } from './support';
 
+// The database the e2e server runs on (scripts/e2e-server.sh: E2E_DB, SQLite by default).
+const backend = process.env.E2E_DB ?? 'sqlite';
+
 test.describe('home page', () => {
   test.skip(negativeControl, 'normal run only');
 
@@ -22,7 +25,7 @@ test.describe('home page', () => {
     await expect(button).toBeEnabled();
     await button.click();
 
-    await expect(page.locator('#status-backend')).toHaveText('sqlite');
+    await expect(page.locator('#status-backend')).toHaveText(backend);
     await expect(page.locator('#status-schema')).toHaveText(/^[1-9]\d*$/);
     await expect(page.locator('#status-plans')).toHaveText('3');
     // No WHOP_API_KEY in the e2e server: the built-in simulator is in use, and every page says so.
@@ -50,7 +53,7 @@ test.describe('home page', () => {
     expect((await request.get('/favicon.svg')).status()).toBe(200);
     expect((await request.get('/favicon.ico')).status()).toBe(200);
     expect(await (await request.get('/healthz')).json()).toEqual({ status: 'ok' });
-    expect(await (await request.get('/readyz')).json()).toEqual({ status: 'ready', database: 'sqlite' });
+    expect(await (await request.get('/readyz')).json()).toEqual({ status: 'ready', database: backend });
   });
 });
 

@@ -477,7 +477,7 @@ async fn the_job_applies_an_event_the_route_never_applied(db: Db) {
         .await
         .unwrap();
     assert_eq!(recorded, Recorded::Inserted);
-    let ignored = new_event("msg_other", "refund.created", "{}".into());
+    let ignored = new_event("msg_other", "membership.activated", "{}".into());
     store.record_webhook_event(&ignored).await.unwrap();
 
     let job = WebhookApply::new(store.clone());

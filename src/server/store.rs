@@ -7,6 +7,7 @@ pub mod fulfil;
 pub mod order_queries;
 mod postgres;
 mod queries;
+pub mod refund;
 mod rows;
 mod sql;
 mod sqlite;
@@ -21,7 +22,8 @@ pub use postgres::PgStore;
 pub use queries::Queries;
 pub use rows::{
     ApiKeyRow, FulfilOutcome, Fulfilment, NewApiKey, NewEntry, NewOrder, NewSimDelivery, NewUser, OrderRow, PlanRow,
-    PostOutcome, SimDeliveryRow, SimObjectRow, TransactionRow, UserRow, WebhookEventRow,
+    PostOutcome, RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow, TransactionRow, UserRow,
+    WebhookEventRow,
 };
 pub use sqlite::{SqliteStore, SqliteSynchronous};
 
@@ -75,6 +77,11 @@ pub trait Store: Queries + OrderQueries + Send + Sync + 'static {
     /// nothing (`AlreadyCredited`); a wrong amount or currency, or a second payment for an order
     /// already paid, is not credited (`Held`, the reason kept on the order).
     async fn fulfil_order(&self, f: &Fulfilment) -> Result<FulfilOutcome, StoreError>;
+
+    /// Applies a succeeded Whop refund to the order its payment credited: records it and claws
+    /// back its share of the credits (see `store::refund`), in one transaction. A repeat
+    /// changes nothing; a payment that credited no order yet writes nothing.
+    async fn refund_order(&self, r: &RefundApplication) -> Result<RefundOutcome, StoreError>;
 
     /// Credit plans in display order; archived ones only when asked.
     async fn list_plans(&self, include_archived: bool) -> Result<Vec<PlanRow>, StoreError>;

@@ -12,8 +12,10 @@ use serde_json::Value;
 
 use crate::model::{OrderId, UserId};
 use crate::server::service::orders::{self, PaidPayment, Via};
-use crate::server::store::{FulfilOutcome, OrderRow, Store, StoreError, WebhookEventRow};
-use crate::server::whop::types::{Payment, PaymentStatus, WebhookEnvelope};
+use crate::server::store::{
+    FulfilOutcome, OrderRow, RefundApplication, RefundOutcome, Store, StoreError, WebhookEventRow,
+};
+use crate::server::whop::types::{Payment, PaymentStatus, Refund, RefundStatus, WebhookEnvelope};
 
 /// Tries of one event before a transient failure becomes `failed` (the first included).
 pub const MAX_ATTEMPTS: i32 = 10;
@@ -67,6 +69,12 @@ pub enum Outcome {
     PaidOrderKept,
     /// `payment.created` / `payment.pending`: recorded; the order stays pending.
     Recorded,
+    /// `refund.*` with status `succeeded`: recorded, its share of the credits clawed back.
+    ClawedBack,
+    /// `refund.*` for a refund applied before (a repeat): nothing changed.
+    RefundAlreadyApplied,
+    /// `refund.*` whose refund has not succeeded (pending, failed, ...): nothing taken back.
+    RefundNotSucceeded,
     /// An event type this app does not act on.
     Ignored,
 }
@@ -82,6 +90,11 @@ pub enum ApplyError {
     /// The database was busy or unreachable: try again later.
     #[error("transient: {0}")]
     Transient(String),
+    /// Depends on something not applied yet (a refund of a payment that credited no order so
+    /// far): retried on the same schedule as a transient failure, but never given up on, so
+    /// the refund applies once the payment has.
+    #[error("waiting: {0}")]
+    Waiting(String),
     /// Trying again would give the same answer: the event is `failed` with this reason (a held
     /// payment, no matching order, a malformed payload).
     #[error("{reason}")]
@@ -116,6 +129,9 @@ pub async fn apply(store: &dyn Store, event: &WebhookEventRow) -> Result<Applied
             "malformed payload: no readable event type",
             Subject::default(),
         ));
+    }
+    if matches!(kind, "refund.created" | "refund.updated") {
+        return refund(store, event, kind).await;
     }
     if !matches!(
         kind,
@@ -203,6 +219,70 @@ async fn failed(
         },
         subject,
     })
+}
+
+/// `refund.created` / `refund.updated`: a succeeded refund claws back its share of the credits
+/// of the order its payment (`data.payment.id`, never metadata) credited.
+async fn refund(store: &dyn Store, event: &WebhookEventRow, kind: &str) -> Result<Applied, ApplyError> {
+    let envelope: WebhookEnvelope<Refund> = serde_json::from_str(&event.payload)
+        .map_err(|e| ApplyError::permanent(format!("malformed {kind} payload: {e}"), Subject::default()))?;
+    if envelope.event_type != kind {
+        return Err(ApplyError::permanent(
+            format!("payload type does not match the stored type {kind}"),
+            Subject::default(),
+        ));
+    }
+    let refund = envelope.data;
+    let payment_id = refund
+        .payment
+        .as_ref()
+        .map(|p| p.id.trim())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApplyError::permanent("refund names no payment", Subject::default()))?;
+    let subject = Subject {
+        payment_id: Some(payment_id.to_owned()),
+        ..Subject::default()
+    };
+    if refund.status != RefundStatus::Succeeded {
+        // Only money actually returned takes credits back; its `refund.updated` follows.
+        return Ok(Applied {
+            outcome: Outcome::RefundNotSucceeded,
+            subject,
+        });
+    }
+    let currency = refund
+        .currency
+        .as_deref()
+        .or(refund.payment.as_ref().and_then(|p| p.currency.as_deref()))
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApplyError::permanent("refund has no currency", subject.clone()))?;
+    let application = RefundApplication {
+        refund_id: refund.id.clone(),
+        payment_id: payment_id.to_owned(),
+        amount_cents: refund.amount.get(),
+        currency: currency.to_owned(),
+    };
+    let with_order = |order: &OrderRow| Subject {
+        order: Some(order.order_id()),
+        user: Some(order.user_id()),
+        ..subject.clone()
+    };
+    match store.refund_order(&application).await {
+        Ok(RefundOutcome::ClawedBack { order, .. }) => Ok(Applied {
+            outcome: Outcome::ClawedBack,
+            subject: with_order(&order),
+        }),
+        Ok(RefundOutcome::AlreadyApplied { order }) => Ok(Applied {
+            outcome: Outcome::RefundAlreadyApplied,
+            subject: with_order(&order),
+        }),
+        Ok(RefundOutcome::PaymentNotCredited) => Err(ApplyError::Waiting(format!(
+            "refund {} waits for payment {payment_id} to be credited",
+            refund.id
+        ))),
+        Ok(RefundOutcome::Refused { order, reason }) => Err(ApplyError::permanent(reason, with_order(&order))),
+        Err(e) => Err(from_store(e, &subject)),
+    }
 }
 
 /// The order a payment is for: `metadata.order_id` (set by our checkout), else the checkout
@@ -374,11 +454,17 @@ pub async fn process(store: &dyn Store, event: &WebhookEventRow, now: DateTime<U
                 (Settled::Retrying(at), true)
             }
         }
+        Err(ApplyError::Waiting(reason)) => {
+            let attempts = event.attempts.saturating_add(1);
+            let at = now + chrono::Duration::from_std(retry_delay(attempts)).unwrap_or_default();
+            store.retry_webhook_event(webhook_id, reason, at).await?;
+            (Settled::Retrying(at), true)
+        }
     };
     let subject = match &result {
         Ok(a) => a.subject.clone(),
         Err(ApplyError::Permanent { subject, .. }) => subject.clone(),
-        Err(ApplyError::Transient(_)) => Subject::default(),
+        Err(ApplyError::Transient(_) | ApplyError::Waiting(_)) => Subject::default(),
     };
     let order_id = subject.order.map(|o| o.0);
     let user_id = subject.user.map(|u| u.0);

@@ -267,3 +267,31 @@ pub enum FulfilOutcome {
     /// another payment. The order keeps the reason (`hold_reason`) for an admin.
     Held { order: OrderRow, reason: String },
 }
+
+/// A succeeded Whop refund to apply to the order its payment credited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundApplication {
+    /// Whop's `rf_...` id: the clawback's ledger source, so one refund claws back once, ever.
+    pub refund_id: String,
+    /// The refunded payment's `pay_...` id: how the order is found (never the metadata).
+    pub payment_id: String,
+    pub amount_cents: i64,
+    pub currency: String,
+}
+
+/// What applying a refund did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// The refund is recorded; `entry` is its clawback (None when this refund's share rounds to
+    /// no whole credit: a later refund of the same order takes it).
+    ClawedBack {
+        order: OrderRow,
+        entry: Option<TransactionRow>,
+    },
+    /// This refund was applied before (a repeat): nothing written.
+    AlreadyApplied { order: OrderRow },
+    /// No order was credited by this payment (yet): nothing written; try again later.
+    PaymentNotCredited,
+    /// Never applicable (more than was paid, another currency): nothing written.
+    Refused { order: OrderRow, reason: String },
+}

@@ -15,7 +15,11 @@ use chrono::Utc;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
-use super::rows::{ApiKeyRow, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery, SimDeliveryRow, SimObjectRow};
+use super::refund::refund_in_tx;
+use super::rows::{
+    ApiKeyRow, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery, RefundApplication, RefundOutcome, SimDeliveryRow,
+    SimObjectRow,
+};
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
     StoreError, TransactionRow, UserRow,
@@ -131,6 +135,20 @@ impl Store for SqliteStore {
             tx,
             f,
             format!("select {} from credit_orders where id = $1", sql::ORDER_COLUMNS),
+            "select credits_balance from users where id = $1"
+        )
+    }
+
+    async fn refund_order(&self, r: &RefundApplication) -> Result<RefundOutcome, StoreError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        refund_in_tx!(
+            tx,
+            r,
+            format!(
+                "select {} from credit_orders where whop_payment_id = $1",
+                sql::ORDER_COLUMNS
+            ),
             "select credits_balance from users where id = $1"
         )
     }

@@ -3,6 +3,7 @@
 //! a succeeded refund claws back its share of the order's credits (rounded down, the last one
 //! takes the remainder, never more than was granted), once per refund id; a pending refund takes
 //! nothing; spent credits leave a debt; a refund that arrives before its payment waits for it.
+//! Disputes hold what is left of the credits, release it when won and keep it when lost.
 
 mod common;
 
@@ -12,7 +13,8 @@ use atlas_credits::server::jobs::WebhookApply;
 use atlas_credits::server::service::webhook_apply::MAX_ATTEMPTS;
 use atlas_credits::server::store::{NewEntry, NewOrder, OrderRow, PostOutcome, Store, WebhookEventRow};
 use atlas_credits::server::whop::types::{
-    Payment, PaymentStatus, PaymentSubstatus, PaymentSummary, Ref, Refund, RefundStatus, WebhookEnvelope,
+    Dispute, DisputeStatus, Payment, PaymentStatus, PaymentSubstatus, PaymentSummary, Ref, Refund, RefundStatus,
+    WebhookEnvelope,
 };
 use atlas_credits::server::whop::verify::sign;
 use chrono::Utc;
@@ -27,6 +29,9 @@ both_backends!(
     partial_refunds_never_take_more_than_was_granted,
     a_refund_of_spent_credits_leaves_a_debt,
     a_refund_before_its_payment_waits_for_it,
+    a_lost_dispute_holds_the_credits_for_good,
+    a_won_dispute_releases_exactly_the_hold,
+    disputes_in_any_order_end_in_the_same_ledger,
 );
 
 // ---- orders, payments and refunds shaped like the simulator's (whop/simulator/actions.rs)
@@ -367,4 +372,145 @@ async fn a_refund_before_its_payment_waits_for_it(db: Db) {
     assert_eq!(reload(store.as_ref(), &o).await.payment_status, "refunded");
     at += chrono::Duration::days(1);
     assert_eq!(job.run_at(at).await.unwrap(), WebhookApplyReport::default());
+}
+
+// ---- disputes
+
+fn dispute(dp_id: &str, p: &Payment, status: DisputeStatus) -> Dispute {
+    Dispute {
+        id: dp_id.into(),
+        amount: p.total.unwrap(),
+        currency: Some("usd".into()),
+        status,
+        reason: Some("fraudulent".into()),
+        created_at: Some(now()),
+        payment: Some(PaymentSummary {
+            metadata: None,
+            ..PaymentSummary::from(p)
+        }),
+    }
+}
+
+/// The user's dispute rows (kind, amount), oldest first.
+async fn dispute_rows(store: &dyn Store, u: UserId) -> Vec<(String, i64)> {
+    let rows = store.list_transactions(u, None, 1000).await.unwrap();
+    rows.iter()
+        .rev()
+        .filter(|r| r.kind.starts_with("dispute_"))
+        .map(|r| {
+            assert_eq!(r.source_kind, "whop_dispute");
+            (r.kind.clone(), r.amount)
+        })
+        .collect()
+}
+
+async fn a_lost_dispute_holds_the_credits_for_good(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let store = app.db.store.as_ref();
+    let u = user(store, "ann@example.com").await.user_id();
+    let (o, p) = paid(&app, u, "lost", 5000, 750).await;
+    // A quarter refunded first: the dispute can only hold what is left.
+    deliver(
+        &app,
+        "msg_q",
+        "refund.updated",
+        &refund("rf_q", &p, 250, RefundStatus::Succeeded),
+    )
+    .await;
+    assert_eq!(balance_and_clawbacks(store, u).await, (Credits(3334), vec![1666]));
+
+    let open = dispute("dp_lost", &p, DisputeStatus::NeedsResponse);
+    deliver(&app, "msg_dp_c", "dispute.created", &open).await;
+    assert_eq!(event(store, "msg_dp_c").await.status, "processed");
+    assert_eq!(dispute_rows(store, u).await, vec![("dispute_hold".into(), -3334)]);
+    assert_eq!(balance_and_clawbacks(store, u).await.0, Credits(0));
+    deliver(&app, "msg_dp_c2", "dispute.created", &open).await;
+
+    let lost = dispute("dp_lost", &p, DisputeStatus::Lost);
+    deliver(&app, "msg_dp_u", "dispute.updated", &lost).await;
+    deliver(&app, "msg_dp_u2", "dispute.updated", &lost).await;
+    assert_eq!(dispute_rows(store, u).await, vec![("dispute_hold".into(), -3334)]);
+    assert_eq!(balance_and_clawbacks(store, u).await.0, Credits(0));
+    assert_eq!(reload(store, &o).await.payment_status, "disputed");
+}
+
+async fn a_won_dispute_releases_exactly_the_hold(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let store = app.db.store.as_ref();
+    let u = user(store, "ann@example.com").await.user_id();
+    let (o, p) = paid(&app, u, "won", 5000, 750).await;
+    deliver(
+        &app,
+        "msg_w_c",
+        "dispute.created",
+        &dispute("dp_won", &p, DisputeStatus::UnderReview),
+    )
+    .await;
+    assert_eq!(balance_and_clawbacks(store, u).await.0, Credits(0));
+    deliver(
+        &app,
+        "msg_w_u",
+        "dispute.updated",
+        &dispute("dp_won", &p, DisputeStatus::Won),
+    )
+    .await;
+    deliver(
+        &app,
+        "msg_w_u2",
+        "dispute.updated",
+        &dispute("dp_won", &p, DisputeStatus::Won),
+    )
+    .await;
+    assert_eq!(
+        dispute_rows(store, u).await,
+        vec![("dispute_hold".into(), -5000), ("dispute_release".into(), 5000)]
+    );
+    assert_eq!(balance_and_clawbacks(store, u).await.0, Credits(5000));
+    assert_eq!(reload(store, &o).await.payment_status, "paid");
+}
+
+async fn disputes_in_any_order_end_in_the_same_ledger(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let store = app.db.store.clone();
+    let u = user(store.as_ref(), "ann@example.com").await.user_id();
+    // Won before open: the hold and its release, once; the late open changes nothing.
+    let (_, p) = paid(&app, u, "rev", 5000, 750).await;
+    deliver(
+        &app,
+        "msg_r_u",
+        "dispute.updated",
+        &dispute("dp_rev", &p, DisputeStatus::Won),
+    )
+    .await;
+    deliver(
+        &app,
+        "msg_r_c",
+        "dispute.created",
+        &dispute("dp_rev", &p, DisputeStatus::NeedsResponse),
+    )
+    .await;
+    assert_eq!(
+        dispute_rows(store.as_ref(), u).await,
+        vec![("dispute_hold".into(), -5000), ("dispute_release".into(), 5000)]
+    );
+    assert_eq!(balance_and_clawbacks(store.as_ref(), u).await.0, Credits(5000));
+
+    // A dispute before its payment waits for it, then holds.
+    let o = order(store.as_ref(), u, "late", 5000, 750).await;
+    let late = payment("pay_late", &o);
+    deliver(
+        &app,
+        "msg_l_c",
+        "dispute.created",
+        &dispute("dp_late", &late, DisputeStatus::NeedsResponse),
+    )
+    .await;
+    let e = event(store.as_ref(), "msg_l_c").await;
+    assert_eq!(e.status, "pending", "{e:?}");
+    deliver(&app, "msg_pay_late", "payment.succeeded", &late).await;
+    assert_eq!(balance_and_clawbacks(store.as_ref(), u).await.0, Credits(10_000));
+    let job = WebhookApply::new(store.clone());
+    let report = job.run_at(Utc::now() + chrono::Duration::days(1)).await.unwrap();
+    assert_eq!(report.processed, 1, "{report:?}");
+    assert_eq!(balance_and_clawbacks(store.as_ref(), u).await.0, Credits(5000));
 }

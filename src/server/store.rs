@@ -2,6 +2,7 @@
 //! by the `DATABASE_URL` scheme. Services hold an `Arc<dyn Store>` and never see SQL.
 //! Both implementations run the same contract suite (tests/store_contract.rs).
 
+pub mod dispute;
 mod error;
 pub mod fulfil;
 pub mod order_queries;
@@ -21,9 +22,9 @@ pub use order_queries::OrderQueries;
 pub use postgres::PgStore;
 pub use queries::Queries;
 pub use rows::{
-    ApiKeyRow, FulfilOutcome, Fulfilment, NewApiKey, NewEntry, NewOrder, NewSimDelivery, NewUser, OrderRow, PlanRow,
-    PostOutcome, RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow, TransactionRow, UserRow,
-    WebhookEventRow,
+    ApiKeyRow, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey, NewEntry, NewOrder,
+    NewSimDelivery, NewUser, OrderRow, PlanRow, PostOutcome, RefundApplication, RefundOutcome, SimDeliveryRow,
+    SimObjectRow, TransactionRow, UserRow, WebhookEventRow,
 };
 pub use sqlite::{SqliteStore, SqliteSynchronous};
 
@@ -82,6 +83,11 @@ pub trait Store: Queries + OrderQueries + Send + Sync + 'static {
     /// back its share of the credits (see `store::refund`), in one transaction. A repeat
     /// changes nothing; a payment that credited no order yet writes nothing.
     async fn refund_order(&self, r: &RefundApplication) -> Result<RefundOutcome, StoreError>;
+
+    /// Reflects a Whop dispute on the order its payment credited (hold, release, lost; see
+    /// `store::dispute`), in one transaction. Repeats and any arrival order end alike; a
+    /// payment that credited no order yet writes nothing.
+    async fn dispute_order(&self, d: &DisputeApplication) -> Result<DisputeOutcome, StoreError>;
 
     /// Credit plans in display order; archived ones only when asked.
     async fn list_plans(&self, include_archived: bool) -> Result<Vec<PlanRow>, StoreError>;

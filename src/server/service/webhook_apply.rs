@@ -12,10 +12,14 @@ use serde_json::Value;
 
 use crate::model::{OrderId, UserId};
 use crate::server::service::orders::{self, PaidPayment, Via};
+use crate::server::store::dispute::DisputeStage;
 use crate::server::store::{
-    FulfilOutcome, OrderRow, RefundApplication, RefundOutcome, Store, StoreError, WebhookEventRow,
+    DisputeApplication, DisputeOutcome, FulfilOutcome, OrderRow, RefundApplication, RefundOutcome, Store, StoreError,
+    WebhookEventRow,
 };
-use crate::server::whop::types::{Payment, PaymentStatus, Refund, RefundStatus, WebhookEnvelope};
+use crate::server::whop::types::{
+    Dispute, DisputeStatus, Payment, PaymentStatus, Refund, RefundStatus, WebhookEnvelope,
+};
 
 /// Tries of one event before a transient failure becomes `failed` (the first included).
 pub const MAX_ATTEMPTS: i32 = 10;
@@ -75,6 +79,10 @@ pub enum Outcome {
     RefundAlreadyApplied,
     /// `refund.*` whose refund has not succeeded (pending, failed, ...): nothing taken back.
     RefundNotSucceeded,
+    /// `dispute.*`: a hold or release written, or the order marked `disputed`.
+    DisputeApplied,
+    /// `dispute.*` whose stage is in the ledger already (a repeat): nothing changed.
+    DisputeUnchanged,
     /// An event type this app does not act on.
     Ignored,
 }
@@ -132,6 +140,9 @@ pub async fn apply(store: &dyn Store, event: &WebhookEventRow) -> Result<Applied
     }
     if matches!(kind, "refund.created" | "refund.updated") {
         return refund(store, event, kind).await;
+    }
+    if matches!(kind, "dispute.created" | "dispute.updated") {
+        return dispute(store, event, kind).await;
     }
     if !matches!(
         kind,
@@ -281,6 +292,66 @@ async fn refund(store: &dyn Store, event: &WebhookEventRow, kind: &str) -> Resul
             refund.id
         ))),
         Ok(RefundOutcome::Refused { order, reason }) => Err(ApplyError::permanent(reason, with_order(&order))),
+        Err(e) => Err(from_store(e, &subject)),
+    }
+}
+
+/// What a dispute status means for the credits: won (or a warning closed without a chargeback)
+/// releases the hold, lost keeps it; anything else, `closed` without a verdict included, holds
+/// until Whop says more.
+fn dispute_stage(status: DisputeStatus) -> DisputeStage {
+    match status {
+        DisputeStatus::Won | DisputeStatus::WarningClosed => DisputeStage::Won,
+        DisputeStatus::Lost => DisputeStage::Lost,
+        _ => DisputeStage::Open,
+    }
+}
+
+/// `dispute.created` / `dispute.updated`: hold, release or keep the credits of the order its
+/// payment (`data.payment.id`, never metadata) credited.
+async fn dispute(store: &dyn Store, event: &WebhookEventRow, kind: &str) -> Result<Applied, ApplyError> {
+    let envelope: WebhookEnvelope<Dispute> = serde_json::from_str(&event.payload)
+        .map_err(|e| ApplyError::permanent(format!("malformed {kind} payload: {e}"), Subject::default()))?;
+    if envelope.event_type != kind {
+        return Err(ApplyError::permanent(
+            format!("payload type does not match the stored type {kind}"),
+            Subject::default(),
+        ));
+    }
+    let dispute = envelope.data;
+    let payment_id = dispute
+        .payment
+        .as_ref()
+        .map(|p| p.id.trim())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApplyError::permanent("dispute names no payment", Subject::default()))?;
+    let subject = Subject {
+        payment_id: Some(payment_id.to_owned()),
+        ..Subject::default()
+    };
+    let application = DisputeApplication {
+        dispute_id: dispute.id.clone(),
+        payment_id: payment_id.to_owned(),
+        stage: dispute_stage(dispute.status),
+    };
+    let with_order = |order: &OrderRow| Subject {
+        order: Some(order.order_id()),
+        user: Some(order.user_id()),
+        ..subject.clone()
+    };
+    match store.dispute_order(&application).await {
+        Ok(DisputeOutcome::Applied { order }) => Ok(Applied {
+            outcome: Outcome::DisputeApplied,
+            subject: with_order(&order),
+        }),
+        Ok(DisputeOutcome::Unchanged { order }) => Ok(Applied {
+            outcome: Outcome::DisputeUnchanged,
+            subject: with_order(&order),
+        }),
+        Ok(DisputeOutcome::PaymentNotCredited) => Err(ApplyError::Waiting(format!(
+            "dispute {} waits for payment {payment_id} to be credited",
+            dispute.id
+        ))),
         Err(e) => Err(from_store(e, &subject)),
     }
 }

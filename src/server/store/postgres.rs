@@ -10,13 +10,14 @@ use sqlx::PgPool;
 
 use chrono::Utc;
 
+use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
 use super::refund::refund_in_tx;
 use super::rows::{
-    ApiKeyRow, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery, RefundApplication, RefundOutcome, SimDeliveryRow,
-    SimObjectRow,
+    ApiKeyRow, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery,
+    RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
 };
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
@@ -104,6 +105,19 @@ impl Store for PgStore {
         refund_in_tx!(
             tx,
             r,
+            format!(
+                "select {} from credit_orders where whop_payment_id = $1 for update",
+                sql::ORDER_COLUMNS
+            ),
+            "select credits_balance from users where id = $1 for update"
+        )
+    }
+
+    async fn dispute_order(&self, d: &DisputeApplication) -> Result<DisputeOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        dispute_in_tx!(
+            tx,
+            d,
             format!(
                 "select {} from credit_orders where whop_payment_id = $1 for update",
                 sql::ORDER_COLUMNS

@@ -295,3 +295,24 @@ pub enum RefundOutcome {
     /// Never applicable (more than was paid, another currency): nothing written.
     Refused { order: OrderRow, reason: String },
 }
+
+/// A Whop dispute to reflect on the order its payment credited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeApplication {
+    /// Whop's dispute id: the source of its hold and release, so each is written once, ever.
+    pub dispute_id: String,
+    /// The disputed payment's `pay_...` id: how the order is found (never the metadata).
+    pub payment_id: String,
+    pub stage: crate::server::store::dispute::DisputeStage,
+}
+
+/// What applying a dispute did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisputeOutcome {
+    /// A hold or release was written, or the order marked `disputed`.
+    Applied { order: OrderRow },
+    /// Everything this stage needs was there already (a repeat): nothing written.
+    Unchanged { order: OrderRow },
+    /// No order was credited by this payment (yet): nothing written; try again later.
+    PaymentNotCredited,
+}

@@ -12,13 +12,14 @@ use sqlx::SqlitePool;
 
 use chrono::Utc;
 
+use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
 use super::refund::refund_in_tx;
 use super::rows::{
-    ApiKeyRow, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery, RefundApplication, RefundOutcome, SimDeliveryRow,
-    SimObjectRow,
+    ApiKeyRow, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery,
+    RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
 };
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
@@ -145,6 +146,20 @@ impl Store for SqliteStore {
         refund_in_tx!(
             tx,
             r,
+            format!(
+                "select {} from credit_orders where whop_payment_id = $1",
+                sql::ORDER_COLUMNS
+            ),
+            "select credits_balance from users where id = $1"
+        )
+    }
+
+    async fn dispute_order(&self, d: &DisputeApplication) -> Result<DisputeOutcome, StoreError> {
+        let _writer = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        dispute_in_tx!(
+            tx,
+            d,
             format!(
                 "select {} from credit_orders where whop_payment_id = $1",
                 sql::ORDER_COLUMNS

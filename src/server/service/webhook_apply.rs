@@ -18,7 +18,7 @@ use crate::server::store::{
     WebhookEventRow,
 };
 use crate::server::whop::types::{
-    Dispute, DisputeStatus, Payment, PaymentStatus, Refund, RefundStatus, WebhookEnvelope,
+    Dispute, DisputeStatus, Payment, PaymentStatus, PaymentSummary, Refund, RefundStatus, WebhookEnvelope,
 };
 
 /// Tries of one event before a transient failure becomes `failed` (the first included).
@@ -153,14 +153,7 @@ pub async fn apply(store: &dyn Store, event: &WebhookEventRow) -> Result<Applied
             subject: Subject::default(),
         });
     }
-    let envelope: WebhookEnvelope<Payment> = serde_json::from_str(&event.payload)
-        .map_err(|e| ApplyError::permanent(format!("malformed {kind} payload: {e}"), Subject::default()))?;
-    if envelope.event_type != kind {
-        return Err(ApplyError::permanent(
-            format!("payload type does not match the stored type {kind}"),
-            Subject::default(),
-        ));
-    }
+    let envelope: WebhookEnvelope<Payment> = envelope(event, kind)?;
     let payment = envelope.data;
     let order = find_order(store, &payment).await?;
     let subject = Subject::of(&payment, &order);
@@ -235,21 +228,9 @@ async fn failed(
 /// `refund.created` / `refund.updated`: a succeeded refund claws back its share of the credits
 /// of the order its payment (`data.payment.id`, never metadata) credited.
 async fn refund(store: &dyn Store, event: &WebhookEventRow, kind: &str) -> Result<Applied, ApplyError> {
-    let envelope: WebhookEnvelope<Refund> = serde_json::from_str(&event.payload)
-        .map_err(|e| ApplyError::permanent(format!("malformed {kind} payload: {e}"), Subject::default()))?;
-    if envelope.event_type != kind {
-        return Err(ApplyError::permanent(
-            format!("payload type does not match the stored type {kind}"),
-            Subject::default(),
-        ));
-    }
+    let envelope: WebhookEnvelope<Refund> = envelope(event, kind)?;
     let refund = envelope.data;
-    let payment_id = refund
-        .payment
-        .as_ref()
-        .map(|p| p.id.trim())
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| ApplyError::permanent("refund names no payment", Subject::default()))?;
+    let payment_id = embedded_payment_id(refund.payment.as_ref(), "refund")?;
     let subject = Subject {
         payment_id: Some(payment_id.to_owned()),
         ..Subject::default()
@@ -310,21 +291,9 @@ fn dispute_stage(status: DisputeStatus) -> DisputeStage {
 /// `dispute.created` / `dispute.updated`: hold, release or keep the credits of the order its
 /// payment (`data.payment.id`, never metadata) credited.
 async fn dispute(store: &dyn Store, event: &WebhookEventRow, kind: &str) -> Result<Applied, ApplyError> {
-    let envelope: WebhookEnvelope<Dispute> = serde_json::from_str(&event.payload)
-        .map_err(|e| ApplyError::permanent(format!("malformed {kind} payload: {e}"), Subject::default()))?;
-    if envelope.event_type != kind {
-        return Err(ApplyError::permanent(
-            format!("payload type does not match the stored type {kind}"),
-            Subject::default(),
-        ));
-    }
+    let envelope: WebhookEnvelope<Dispute> = envelope(event, kind)?;
     let dispute = envelope.data;
-    let payment_id = dispute
-        .payment
-        .as_ref()
-        .map(|p| p.id.trim())
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| ApplyError::permanent("dispute names no payment", Subject::default()))?;
+    let payment_id = embedded_payment_id(dispute.payment.as_ref(), "dispute")?;
     let subject = Subject {
         payment_id: Some(payment_id.to_owned()),
         ..Subject::default()
@@ -358,6 +327,30 @@ async fn dispute(store: &dyn Store, event: &WebhookEventRow, kind: &str) -> Resu
 
 /// The order a payment is for: `metadata.order_id` (set by our checkout), else the checkout
 /// configuration it was paid through. When both are there they must name the same order.
+/// The stored payload as Whop's envelope of `T`, whose own type must be the stored one.
+fn envelope<T: serde::de::DeserializeOwned>(
+    event: &WebhookEventRow,
+    kind: &str,
+) -> Result<WebhookEnvelope<T>, ApplyError> {
+    let envelope: WebhookEnvelope<T> = serde_json::from_str(&event.payload)
+        .map_err(|e| ApplyError::permanent(format!("malformed {kind} payload: {e}"), Subject::default()))?;
+    if envelope.event_type != kind {
+        return Err(ApplyError::permanent(
+            format!("payload type does not match the stored type {kind}"),
+            Subject::default(),
+        ));
+    }
+    Ok(envelope)
+}
+
+/// The `pay_` id of the payment a refund or dispute embeds (how they are matched to orders).
+fn embedded_payment_id<'a>(payment: Option<&'a PaymentSummary>, what: &str) -> Result<&'a str, ApplyError> {
+    payment
+        .map(|p| p.id.trim())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ApplyError::permanent(format!("{what} names no payment"), Subject::default()))
+}
+
 async fn find_order(store: &dyn Store, payment: &Payment) -> Result<OrderRow, ApplyError> {
     let partial = Subject {
         payment_id: Some(payment.id.clone()),

@@ -2,12 +2,14 @@
 //! Nothing here knows about the database or secrets; rows live in `server::store`.
 
 mod account;
+mod admin;
 mod error;
 mod ledger;
 mod money;
 mod purchase;
 
 pub use account::{AccountView, ApiKeyView, CreatedApiKey, Role, TransactionPage, Viewer};
+pub use admin::{UnmatchedPage, UnmatchedPaymentView};
 pub use error::AppError;
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};

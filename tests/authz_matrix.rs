@@ -225,6 +225,32 @@ async fn server_functions(db: Db) {
             .iter()
             .any(|k| k.id == victim.id && k.revoked_at.is_none());
         assert_eq!(still_live, s != 200, "{who:?} revoke changed a key without the right");
+
+        // The unmatched-payments queue (empty here: a non-admin must not even learn that).
+        for (name, form) in [
+            ("admin_unmatched_count", vec![]),
+            ("admin_list_unmatched", vec![]),
+            (
+                "admin_attach_unmatched",
+                vec![
+                    ("id", "1"),
+                    ("email", "alice@example.com"),
+                    ("credits", "5"),
+                    ("reason", "x"),
+                    ("confirm", "yes"),
+                ],
+            ),
+            ("admin_resolve_unmatched", vec![("id", "1"), ("reason", "x")]),
+        ] {
+            let (s, body) = w.server_fn(who, name, &form).await;
+            let expect = match (who, name) {
+                // An admin acting on a payment that is not there: 404, nothing written.
+                (Who::Admin, "admin_attach_unmatched" | "admin_resolve_unmatched") => 404,
+                _ => admin_expect,
+            };
+            assert_eq!(s, expect, "{who:?} {name}: {body}");
+            no_leak(who, &body);
+        }
     }
 
     // Pages follow the same rules (as a browser asks for them).
@@ -234,6 +260,9 @@ async fn server_functions(db: Db) {
         (Who::Anonymous, "/admin", 302),
         (Who::UserA, "/admin", 403),
         (Who::Admin, "/admin", 200),
+        (Who::Anonymous, "/admin/unmatched", 302),
+        (Who::UserA, "/admin/unmatched", 403),
+        (Who::Admin, "/admin/unmatched", 200),
     ] {
         let r = w
             .request(who, reqwest::Method::GET, path)

@@ -39,12 +39,7 @@ fn new_order(u: UserId, key: &str) -> NewOrder {
 }
 
 fn paid(payment_id: &str, cents: i64, currency: &str) -> PaidPayment {
-    PaidPayment {
-        payment_id: payment_id.into(),
-        amount: Cents(cents),
-        currency: currency.into(),
-        paid_at: Utc::now(),
-    }
+    PaidPayment::new(payment_id, Cents(cents), currency, Utc::now())
 }
 
 async fn order(store: &dyn Store, id: OrderId) -> OrderRow {

@@ -363,6 +363,7 @@ async fn requests_match_the_sdk_byte_for_byte() {
             statuses: vec![PaymentStatus::Paid, PaymentStatus::Open],
             checkout_configuration_ids: vec!["ch_1".into(), "ch_2".into()],
             created_after: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
+            updated_after: None,
             first: Some(50),
         })
         .await

@@ -2,6 +2,8 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_nav;
+pub mod admin_unmatched;
 pub mod credits;
 pub mod forbidden;
 pub mod home;

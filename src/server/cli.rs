@@ -42,6 +42,16 @@ enum Command {
         #[arg(long)]
         name: String,
     },
+    /// Run one reconciliation pass now: ask Whop for the payments of pending orders and for
+    /// every payment changed since the last pass (or since --since), apply what the webhooks
+    /// missed, and print what was found and fixed. In test mode it asks the simulator of the
+    /// running server (same database, at PUBLIC_URL or the site address).
+    Reconcile {
+        /// Read changes from this day (YYYY-MM-DD, UTC) or time (RFC 3339) instead of the
+        /// last pass's watermark.
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -77,6 +87,7 @@ pub fn main() -> ExitCode {
                 promote_existing,
             } => create_admin(config, email, promote_existing).await,
             Command::CreateApiKey { name } => create_api_key(config, name).await,
+            Command::Reconcile { since } => reconcile(config, since).await,
         }
     });
     match result {
@@ -163,6 +174,88 @@ async fn create_api_key(config: Config, name: String) -> anyhow::Result<()> {
         row.name, row.id
     );
     println!("{key}");
+    Ok(())
+}
+
+/// `--since`: a day (midnight UTC) or an RFC 3339 time, not in the future.
+fn parse_since(raw: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::{NaiveDate, TimeZone, Utc};
+    let raw = raw.trim();
+    let at = if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight exists"))
+    } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        t.with_timezone(&Utc)
+    } else {
+        anyhow::bail!("--since must be a day like 2026-11-01 or an RFC 3339 time");
+    };
+    anyhow::ensure!(at <= Utc::now(), "--since is in the future");
+    Ok(at)
+}
+
+async fn reconcile(config: Config, since: Option<String>) -> anyhow::Result<()> {
+    use crate::server::jobs::reconcile::{LEASE, LEASE_TTL};
+    use crate::server::service::reconcile::run_pass;
+    use crate::server::whop::WhopSetup;
+
+    let since = since.as_deref().map(parse_since).transpose()?;
+    let store = store::connect(&ConnectOptions::from(&config)).await?;
+    store.migrate().await?;
+    // In test mode the client asks the running server's simulator (its key is in the database).
+    let site = config.leptos_options()?.site_addr;
+    let own_base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| crate::server::startup::own_base_url(site));
+    let (whop, _) = WhopSetup::start(&config.whop, store.clone(), &own_base, &[]).await?;
+
+    // One pass at a time across instances: wait up to 30 s for a server's pass to finish.
+    let holder = format!("cli-{}", std::process::id());
+    let mut tries = 0;
+    loop {
+        let now = chrono::Utc::now();
+        if store
+            .take_lease(LEASE, &holder, now, now + chrono::Duration::from_std(LEASE_TTL)?)
+            .await?
+        {
+            break;
+        }
+        tries += 1;
+        anyhow::ensure!(
+            tries < 30,
+            "another reconciliation pass is running; try again in a minute"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    let result = run_pass(
+        store.as_ref(),
+        &whop.client,
+        &whop.company_id,
+        since,
+        chrono::Utc::now(),
+    )
+    .await;
+    store.release_lease(LEASE, &holder).await?;
+    store.close().await;
+    let s = result?;
+    println!(
+        "Reconciled against {}: {} payments checked; {} credited, {} failed, {} refunds clawed back, \
+         {} dispute changes, {} unmatched (see /admin/unmatched), {} waiting for their payment, {} refused, {} errors",
+        whop.client.base_url(),
+        s.checked,
+        s.credited,
+        s.failed,
+        s.clawed_back,
+        s.disputes,
+        s.unmatched,
+        s.waiting,
+        s.refused,
+        s.errors
+    );
+    anyhow::ensure!(
+        s.errors == 0,
+        "{} errors: run reconcile again later (nothing was marked as read)",
+        s.errors
+    );
     Ok(())
 }
 

@@ -40,6 +40,8 @@ pub struct Config {
     /// entry this far from the right. Only read with `trust_proxy`.
     pub trusted_proxy_hops: u8,
     pub whop: WhopConfig,
+    /// How often reconciliation runs (`RECONCILE_INTERVAL_SECS`, default 60; 0 turns it off).
+    pub reconcile_interval: Option<std::time::Duration>,
 }
 
 /// How the app reaches Whop: the built-in simulator (test mode) or a real Whop API (production
@@ -176,10 +178,27 @@ impl Config {
             });
         }
 
+        let reconcile_interval_secs = parse_or(
+            "RECONCILE_INTERVAL_SECS",
+            get("RECONCILE_INTERVAL_SECS"),
+            60u32,
+            "a whole number of seconds from 0 (off) to 86400",
+        )?;
+        if reconcile_interval_secs > 86_400 {
+            return Err(ConfigError {
+                var: "RECONCILE_INTERVAL_SECS",
+                problem: format!(
+                    "must be a whole number of seconds from 0 (off) to 86400 (got {reconcile_interval_secs})"
+                ),
+            });
+        }
+
         let whop = whop_config(&get, &whop_webhook_secrets)?;
 
         Ok(Config {
             whop,
+            reconcile_interval: (reconcile_interval_secs > 0)
+                .then(|| std::time::Duration::from_secs(u64::from(reconcile_interval_secs))),
             public_url,
             trust_proxy,
             trusted_proxy_hops,

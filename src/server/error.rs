@@ -98,3 +98,35 @@ impl From<CheckoutError> for AppError {
         }
     }
 }
+
+impl From<crate::server::service::unmatched::UnmatchedError> for AppError {
+    fn from(e: crate::server::service::unmatched::UnmatchedError) -> Self {
+        use crate::server::service::unmatched::UnmatchedError as E;
+        match e {
+            E::NotFound => AppError::NotFound("Unmatched payment".into()),
+            E::UnknownUser(_) | E::Invalid(_) => AppError::Invalid(e.to_string()),
+            E::NotOpen(_) | E::NotCredited(_) => AppError::Conflict(e.to_string()),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::server::service::refunds::RefundRequestError> for AppError {
+    fn from(e: crate::server::service::refunds::RefundRequestError) -> Self {
+        use crate::server::service::refunds::RefundRequestError as E;
+        match e {
+            E::NotFound => AppError::NotFound("Order".into()),
+            E::Invalid(_) => AppError::Invalid(e.to_string()),
+            E::NotRefundable(_) => AppError::Conflict(e.to_string()),
+            // Whop's own refusal says what is wrong with the request (e.g. not refundable).
+            E::Whop(crate::server::whop::error::WhopError::InvalidRequest { message, .. }) => {
+                AppError::Conflict(format!("Whop refused the refund: {message}"))
+            }
+            E::Whop(other) => {
+                tracing::error!(error = %other, "refund request to Whop failed");
+                AppError::Unavailable
+            }
+            E::Store(e) => e.into(),
+        }
+    }
+}

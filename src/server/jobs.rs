@@ -4,6 +4,7 @@
 //! half-done step is never cut off mid-way. Tests call `run_once` directly instead of sleeping.
 
 pub mod housekeeping;
+pub mod reconcile;
 pub mod sim_delivery;
 pub mod webhook_apply;
 
@@ -15,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use housekeeping::Housekeeping;
+pub use reconcile::Reconcile;
 pub use sim_delivery::SimDelivery;
 pub use webhook_apply::WebhookApply;
 

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::model::WhopMode;
 use crate::server::config::{redact_url, Config, WhopConfig};
-use crate::server::jobs::{Housekeeping, Jobs, SimDelivery, WebhookApply};
+use crate::server::jobs::{Housekeeping, Jobs, Reconcile, SimDelivery, WebhookApply};
 use crate::server::router;
 use crate::server::state::{AppState, WebSettings};
 use crate::server::store::{self, ConnectOptions};
@@ -71,6 +71,9 @@ impl Application {
         jobs.spawn(WebhookApply::new(store.clone()));
         if let Some(sim) = &state.whop.simulator {
             jobs.spawn(SimDelivery::new(sim.clone()));
+        }
+        if let Some(every) = config.reconcile_interval {
+            jobs.spawn(Reconcile::new(store.clone(), state.whop.clone(), every));
         }
 
         Ok(Application {
@@ -145,7 +148,7 @@ fn announce_whop_mode(config: &Config, whop: &WhopSetup, own_base: &str) {
 }
 
 /// `http://host:port` for reaching ourselves; an unspecified bind address (0.0.0.0) becomes loopback.
-fn own_base_url(addr: SocketAddr) -> String {
+pub fn own_base_url(addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
         std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),

@@ -8,10 +8,12 @@ pub mod fulfil;
 pub mod order_queries;
 mod postgres;
 mod queries;
+pub mod reconcile_queries;
 pub mod refund;
 mod rows;
 mod sql;
 mod sqlite;
+pub mod unmatched_queries;
 
 use std::sync::Arc;
 
@@ -21,12 +23,16 @@ pub use error::StoreError;
 pub use order_queries::OrderQueries;
 pub use postgres::PgStore;
 pub use queries::Queries;
+pub use reconcile_queries::ReconcileQueries;
 pub use rows::{
     ApiKeyRow, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey, NewEntry, NewOrder,
     NewSimDelivery, NewUser, OrderRow, PlanRow, PostOutcome, RefundApplication, RefundOutcome, SimDeliveryRow,
     SimObjectRow, TransactionRow, UserRow, WebhookEventRow,
 };
 pub use sqlite::{SqliteStore, SqliteSynchronous};
+pub use unmatched_queries::{
+    AuditEntry, AuditRow, NewUnmatchedPayment, UnmatchedKind, UnmatchedPaymentRow, UnmatchedQueries,
+};
 
 use crate::server::config::Config;
 
@@ -58,7 +64,7 @@ impl Backend {
 #[async_trait]
 /// Everything the app asks of its database. `Queries` holds the methods whose SQL is shared by
 /// both backends; the ones here differ per backend.
-pub trait Store: Queries + OrderQueries + Send + Sync + 'static {
+pub trait Store: Queries + OrderQueries + UnmatchedQueries + ReconcileQueries + Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
     /// Applies every pending migration of this backend's folder.

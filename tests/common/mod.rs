@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod auth;
+pub mod sim_shop;
+pub mod whop_events;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -228,6 +230,8 @@ impl TestApp {
             ("WHOP_COMPANY_ID", "biz_test"),
             ("WHOP_BASE_URL", "http://127.0.0.1:9/api/v1"),
             ("WHOP_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            // Reconciliation runs only when a test drives it (`Reconcile::run_at`) or asks for it.
+            ("RECONCILE_INTERVAL_SECS", "0"),
         ]
         .into_iter()
         .chain(vars.iter().copied())

@@ -1,4 +1,4 @@
-//! The admin dashboard. For now: API keys for the host app (create, see, revoke).
+//! The admin dashboard's first page: API keys for the host app (create, see, revoke).
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -7,6 +7,7 @@ use leptos_router::components::Redirect;
 
 use crate::api::admin::{admin_list_api_keys, AdminCreateApiKey, AdminRevokeApiKey};
 use crate::app::components::{ErrorNote, Loading};
+use crate::app::pages::admin_nav::AdminNav;
 use crate::app::pages::forbidden::Forbidden;
 use crate::model::{ApiKeyView, AppError};
 
@@ -29,6 +30,7 @@ pub fn AdminPage() -> impl IntoView {
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                     Ok(list) => view! {
                         <h1>"Admin"</h1>
+                        <AdminNav refresh=Signal::derive(|| 0usize)/>
                         <section class="card" aria-labelledby="keys-heading">
                             <h2 id="keys-heading">"API keys"</h2>
                             <p class="muted">"Atlas's backend uses these to read balances and spend credits (see the README for the API)."</p>

@@ -114,6 +114,7 @@ async fn apply_now(store: Arc<dyn Store>, event: NewWebhookEvent) {
         processed_at: None,
         next_attempt_at: None,
         order_id: None,
+        payment_id: None,
     };
     let task = tokio::spawn(async move { webhook_apply::process(store.as_ref(), &row, chrono::Utc::now()).await });
     match tokio::time::timeout(APPLY_WAIT, task).await {

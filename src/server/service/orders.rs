@@ -5,9 +5,13 @@
 use chrono::{DateTime, Utc};
 
 use crate::model::{Cents, Credits, OrderId, OrderState, OrderView};
-use crate::server::store::{FulfilOutcome, Fulfilment, OrderRow, Store, StoreError};
+use crate::server::store::{
+    FulfilOutcome, Fulfilment, NewUnmatchedPayment, OrderRow, Store, StoreError, UnmatchedKind,
+};
+use crate::server::whop::types::Payment;
 
-/// A payment Whop reports as paid, in our terms (money already converted to cents).
+/// A payment Whop reports as paid, in our terms (money already converted to cents), with what an
+/// admin needs to know about it should it not be credited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaidPayment {
     /// `pay_...`
@@ -15,6 +19,82 @@ pub struct PaidPayment {
     pub amount: Cents,
     pub currency: String,
     pub paid_at: DateTime<Utc>,
+    pub payer_email: Option<String>,
+    pub whop_user_id: Option<String>,
+    pub checkout_id: Option<String>,
+    pub whop_plan_id: Option<String>,
+    /// The webhook body or API object the payment was read from.
+    pub raw: String,
+}
+
+impl PaidPayment {
+    /// A payment known only by its id and money (tests, admin tools).
+    pub fn new(payment_id: &str, amount: Cents, currency: &str, paid_at: DateTime<Utc>) -> PaidPayment {
+        PaidPayment {
+            payment_id: payment_id.to_owned(),
+            amount,
+            currency: currency.to_owned(),
+            paid_at,
+            payer_email: None,
+            whop_user_id: None,
+            checkout_id: None,
+            whop_plan_id: None,
+            raw: "{}".to_owned(),
+        }
+    }
+
+    /// Whop's payment in our terms: amount (`total`, what the creator receives before fees),
+    /// currency, and when it was paid (`paid_at`, else now). Whether it is paid is the caller's
+    /// question.
+    pub fn from_whop(p: &Payment, raw: String) -> Result<PaidPayment, String> {
+        let amount = p.total.ok_or("payment has no total")?;
+        let currency = p
+            .currency
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .ok_or("payment has no currency")?;
+        let paid_at = p
+            .paid_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(Utc::now);
+        let user_field = |k: &str| {
+            p.user
+                .as_ref()
+                .and_then(|u| u.get(k))
+                .and_then(|v| v.as_str())
+                .map(|v| v.chars().take(320).collect::<String>())
+        };
+        Ok(PaidPayment {
+            payment_id: p.id.clone(),
+            amount,
+            currency: currency.to_owned(),
+            paid_at,
+            payer_email: user_field("email"),
+            whop_user_id: user_field("id"),
+            checkout_id: p.checkout_configuration_id.clone(),
+            whop_plan_id: p.plan.as_ref().map(|r| r.id.clone()),
+            raw,
+        })
+    }
+
+    /// This payment queued for an admin, for `reason`.
+    pub fn unmatched(&self, kind: UnmatchedKind, reason: &str, order: Option<OrderId>) -> NewUnmatchedPayment {
+        NewUnmatchedPayment {
+            payment_id: self.payment_id.clone(),
+            kind,
+            reason: reason.to_owned(),
+            order_id: order,
+            email: self.payer_email.clone(),
+            amount_cents: self.amount.get(),
+            currency: self.currency.clone(),
+            checkout_id: self.checkout_id.clone(),
+            whop_plan_id: self.whop_plan_id.clone(),
+            whop_user_id: self.whop_user_id.clone(),
+            raw_event: self.raw.clone(),
+        }
+    }
 }
 
 /// Who noticed the payment, for the logs.
@@ -23,9 +103,13 @@ pub enum Via {
     Webhook,
     Confirmation,
     Reconciliation,
+    /// An admin attached an unmatched payment to a user.
+    Admin,
 }
 
-/// Credits `order` for `payment`, once, ever.
+/// Credits `order` for `payment`, once, ever. A payment the order holds (wrong amount or
+/// currency, the order paid already) goes to the unmatched queue for an admin; a credited one
+/// wakes the refunds and disputes that were waiting for it.
 pub async fn fulfil(
     store: &dyn Store,
     order: OrderId,
@@ -66,6 +150,21 @@ pub async fn fulfil(
             ?via,
             "payment held for an admin"
         ),
+    }
+    match &outcome {
+        FulfilOutcome::Held { order, reason } => {
+            store
+                .record_unmatched(&payment.unmatched(UnmatchedKind::Held, reason, Some(order.order_id())))
+                .await?;
+        }
+        FulfilOutcome::Credited { .. } => {
+            // Due now rather than at their next retry (the webhook path also applies them at once).
+            let woken = store.wake_events_for_payment(&payment.payment_id, Utc::now()).await?;
+            if woken > 0 {
+                tracing::info!(payment_id = %payment.payment_id, events = woken, "woke events waiting for this payment");
+            }
+        }
+        FulfilOutcome::AlreadyCredited { .. } => {}
     }
     Ok(outcome)
 }

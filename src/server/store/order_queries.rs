@@ -37,7 +37,8 @@ pub trait OrderQueries: Send + Sync {
         checkout_id: &str,
         whop_plan_id: &str,
     ) -> Result<bool, StoreError>;
-    /// Marks an unpaid order failed with a reason; a paid order is never changed (false).
+    /// Marks an unpaid order failed with a reason; a paid order is never changed, nor one failed
+    /// with this reason already (false: nothing changed).
     async fn fail_order(&self, order: OrderId, message: &str) -> Result<bool, StoreError>;
 
     /// Sets a setting (insert or replace).
@@ -54,14 +55,16 @@ pub trait OrderQueries: Send + Sync {
         status: &str,
         error: Option<&str>,
         order: Option<OrderId>,
+        payment_id: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// Leaves an event pending after a transient failure: counts the attempt, keeps the error,
-    /// and sets when to try again.
+    /// Leaves an event pending after a transient failure (or waiting for its payment): counts
+    /// the attempt, keeps the error and the payment it is about, and sets when to try again.
     async fn retry_webhook_event(
         &self,
         id: &str,
         error: &str,
+        payment_id: Option<&str>,
         next_attempt_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 }
@@ -210,7 +213,8 @@ macro_rules! impl_order_queries {
                 let _permit = self.write_permit().await;
                 let done = sqlx::query(
                     "update credit_orders set payment_status = 'failed', failure_message = $1, updated_at = $2 \
-                     where id = $3 and payment_status in ('pending', 'failed')",
+                     where id = $3 and payment_status in ('pending', 'failed') \
+                     and not (payment_status = 'failed' and coalesce(failure_message, '') = $1)",
                 )
                 .bind(message)
                 .bind(chrono::Utc::now())
@@ -271,17 +275,20 @@ macro_rules! impl_order_queries {
                 status: &str,
                 error: Option<&str>,
                 order: Option<$crate::model::OrderId>,
+                payment_id: Option<&str>,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<bool, StoreError> {
                 let _permit = self.write_permit().await;
                 let done = sqlx::query(
                     "update webhook_events set status = $1, last_error = $2, order_id = $3, processed_at = $4, \
-                     attempts = attempts + 1, next_attempt_at = null where id = $5 and status = 'pending'",
+                     attempts = attempts + 1, next_attempt_at = null, payment_id = coalesce($5, payment_id) \
+                     where id = $6 and status = 'pending'",
                 )
                 .bind(status)
                 .bind(error)
                 .bind(order.map(|o| o.0))
                 .bind(now)
+                .bind(payment_id)
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
@@ -292,15 +299,17 @@ macro_rules! impl_order_queries {
                 &self,
                 id: &str,
                 error: &str,
+                payment_id: Option<&str>,
                 next_attempt_at: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), StoreError> {
                 let _permit = self.write_permit().await;
                 sqlx::query(
-                    "update webhook_events set attempts = attempts + 1, last_error = $1, next_attempt_at = $2 \
-                     where id = $3 and status = 'pending'",
+                    "update webhook_events set attempts = attempts + 1, last_error = $1, next_attempt_at = $2, \
+                     payment_id = coalesce($3, payment_id) where id = $4 and status = 'pending'",
                 )
                 .bind(error)
                 .bind(next_attempt_at)
+                .bind(payment_id)
                 .bind(id)
                 .execute(&self.pool)
                 .await?;

@@ -242,6 +242,8 @@ pub struct WebhookEventRow {
     pub processed_at: Option<DateTime<Utc>>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub order_id: Option<i64>,
+    /// The `pay_...` id the event is about, once applying it has read one.
+    pub payment_id: Option<String>,
 }
 
 /// A Whop payment to credit against its order, in one transaction with the order update.

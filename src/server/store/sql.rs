@@ -37,7 +37,8 @@ pub const ORDER_COLUMNS: &str = "id, user_id, plan_name, credits_amount, price_c
      failure_message, hold_reason, created_at, updated_at, paid_at, credited_at";
 
 pub const WEBHOOK_EVENT_COLUMNS: &str =
-    "id, event_type, received_at, payload, status, attempts, last_error, processed_at, next_attempt_at, order_id";
+    "id, event_type, received_at, payload, status, attempts, last_error, processed_at, next_attempt_at, order_id, \
+     payment_id";
 
 /// Names which unique key of `users` a violation hit, from its constraint name or message.
 pub fn user_conflict(detail: &str) -> String {

@@ -16,11 +16,13 @@ use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
+use super::reconcile_queries::impl_reconcile_queries;
 use super::refund::refund_in_tx;
 use super::rows::{
     ApiKeyRow, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery,
     RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
 };
+use super::unmatched_queries::impl_unmatched_queries;
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
     StoreError, TransactionRow, UserRow,
@@ -103,6 +105,8 @@ impl SqliteStore {
 
 impl_queries!(SqliteStore);
 impl_order_queries!(SqliteStore);
+impl_reconcile_queries!(SqliteStore);
+impl_unmatched_queries!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {

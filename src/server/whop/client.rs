@@ -40,6 +40,8 @@ pub struct PaymentFilter {
     pub statuses: Vec<PaymentStatus>,
     pub checkout_configuration_ids: Vec<String>,
     pub created_after: Option<DateTime<Utc>>,
+    /// Changed (paid, refunded, disputed...) after this time: how reconciliation reads changes.
+    pub updated_after: Option<DateTime<Utc>>,
     /// Page size.
     pub first: Option<u32>,
 }
@@ -146,6 +148,12 @@ impl WhopClient {
         q.opt(
             "created_after",
             f.created_after
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+                .as_deref(),
+        );
+        q.opt(
+            "updated_after",
+            f.updated_after
                 .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                 .as_deref(),
         );

@@ -45,20 +45,13 @@ pub async fn confirm_with_whop(
         {
             continue;
         }
-        let (Some(amount), Some(currency)) = (p.total, p.currency.clone()) else {
-            tracing::warn!(order_id = order.id, payment_id = %p.id, "paid payment without total or currency");
-            continue;
-        };
-        let paid_at = p
-            .paid_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map_or_else(chrono::Utc::now, |t| t.with_timezone(&chrono::Utc));
-        let paid = PaidPayment {
-            payment_id: p.id.clone(),
-            amount,
-            currency,
-            paid_at,
+        let raw = serde_json::to_string(&p).unwrap_or_default();
+        let paid = match PaidPayment::from_whop(&p, raw) {
+            Ok(paid) => paid,
+            Err(reason) => {
+                tracing::warn!(order_id = order.id, payment_id = %p.id, %reason, "paid payment not usable");
+                continue;
+            }
         };
         last = Some(orders::fulfil(store, OrderId(order.id), &paid, Via::Confirmation).await?);
     }

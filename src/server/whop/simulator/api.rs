@@ -255,11 +255,21 @@ pub(super) async fn list_payments(
         .into_iter()
         .map(str::to_owned)
         .collect();
-    let created_after = match p.one("created_after") {
-        None => None,
-        Some(t) => {
-            Some(chrono::DateTime::parse_from_rfc3339(t).map_err(|_| bad_request("created_after must be ISO 8601"))?)
-        }
+    let time = |name: &str| -> Result<Option<chrono::DateTime<chrono::FixedOffset>>, SimError> {
+        p.one(name)
+            .map(|t| {
+                chrono::DateTime::parse_from_rfc3339(t).map_err(|_| bad_request(format!("{name} must be ISO 8601")))
+            })
+            .transpose()
+    };
+    let created_after = time("created_after")?;
+    let updated_after = time("updated_after")?;
+    let after = |stamp: Option<&str>, bound: Option<chrono::DateTime<chrono::FixedOffset>>| {
+        bound.is_none_or(|b| {
+            stamp
+                .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+                .is_some_and(|c| c > b)
+        })
     };
     page::<Payment>(&sim, "payment", &p, |pay| {
         let status_ok = statuses.is_empty() || pay.status.is_some_and(|s| statuses.iter().any(|w| w == s.as_str()));
@@ -268,12 +278,8 @@ pub(super) async fn list_payments(
                 .checkout_configuration_id
                 .as_ref()
                 .is_some_and(|c| checkouts.contains(c));
-        let time_ok = created_after.is_none_or(|after| {
-            pay.created_at
-                .as_deref()
-                .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-                .is_some_and(|c| c > after)
-        });
+        let time_ok =
+            after(pay.created_at.as_deref(), created_after) && after(pay.updated_at.as_deref(), updated_after);
         status_ok && ch_ok && time_ok
     })
     .await

@@ -1,0 +1,36 @@
+//! The admin header: the admin pages, with the count of unmatched payments as a badge (they
+//! need a person; nothing else will credit them).
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_location;
+
+use crate::api::admin_unmatched::admin_unmatched_count;
+
+#[component]
+pub fn AdminNav(
+    /// Bumped by the page after an action that may change the count.
+    #[prop(into)]
+    refresh: Signal<usize>,
+) -> impl IntoView {
+    let count = Resource::new(move || refresh.get(), |_| admin_unmatched_count());
+    let path = use_location().pathname;
+    let current = move |href: &'static str| (path.get() == href).then_some("page");
+    view! {
+        <nav class="admin-nav" aria-label="Admin">
+            <a href="/admin" aria-current=move || current("/admin")>"API keys"</a>
+            <a href="/admin/unmatched" aria-current=move || current("/admin/unmatched")>
+                "Unmatched payments"
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match count.await {
+                            Ok(n) if n > 0 => Some(view! {
+                                <span class="badge" id="unmatched-badge" aria-label=format!("{n} open")>{n.to_string()}</span>
+                            }),
+                            _ => None,
+                        }
+                    })}
+                </Transition>
+            </a>
+        </nav>
+    }
+}

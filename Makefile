@@ -8,7 +8,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The bundle and server are built from source that must not read a live DATABASE_URL at compile time.
 export SQLX_OFFLINE := true
 
-.PHONY: setup build run dev lint test test-rust e2e e2e-negative e2e-postgres bench-credit clean
+.PHONY: setup build run dev lint check-sim-payloads test test-rust e2e e2e-negative e2e-postgres bench-credit clean
 
 ## Install missing tools (wasm target, cargo-leptos, wasm-bindgen CLI, npm packages, Chromium).
 setup:
@@ -32,6 +32,12 @@ lint: setup
 	cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 	bash scripts/check-split.sh
+	$(MAKE) --no-print-directory check-sim-payloads
+
+## The Whop simulator's payloads (tests/fixtures/simulator_payloads.json, kept current by
+## tests/simulator_payloads.rs) type-checked against @whop/sdk 0.0.42's types with tsc --strict.
+check-sim-payloads:
+	node scripts/whop-sdk-requests/typecheck-payloads.mjs
 
 ## Server-side tests: unit, store contract (SQLite, and PostgreSQL when TEST_POSTGRES_URL is set), HTTP.
 ## One test at a time: each test runs its own tokio runtime and app, while Leptos's reactive

@@ -6,9 +6,10 @@
 //! refunds and disputes a payment lists are applied by their own ids. Applying something twice
 //! changes nothing, so overlaps and races with the webhooks are harmless.
 //!
-//! Refunds and disputes are read from the payments that changed: Whop's payment lists its
-//! refunds (newest 100) and disputes, and a refund or dispute that changes changes its
-//! payment's `updated_at`, so one watermark covers all three.
+//! Refunds and disputes are read from the payments that changed: a refund or dispute that
+//! changes changes its payment's `updated_at`, so one watermark covers all three. Whop's payment
+//! list leaves out the refunds and disputes, so a listed payment that shows any (a refunded
+//! amount, a refund or dispute sub-status) is fetched whole, which lists them (newest 100).
 
 use std::time::Duration;
 
@@ -98,7 +99,7 @@ pub async fn run_pass(
             })
             .await?;
         for p in payments {
-            apply_one(store, &p, &mut summary).await;
+            apply_one(store, client, p, &mut summary).await;
         }
     }
 
@@ -117,8 +118,8 @@ pub async fn run_pass(
             ..PaymentFilter::default()
         })
         .await?;
-    for p in &changed {
-        apply_one(store, p, &mut summary).await;
+    for p in changed {
+        apply_one(store, client, p, &mut summary).await;
     }
     if summary.errors == 0 {
         // Everything read up to the start of this pass is applied (or queued, or waiting in
@@ -143,9 +144,29 @@ pub async fn run_pass(
     Ok(summary)
 }
 
+/// Whether a listed payment may have refunds or disputes to read (the list leaves them out).
+fn needs_detail(p: &Payment) -> bool {
+    p.refunds.is_none()
+        && p.status == Some(PaymentStatus::Paid)
+        && (p.substatus != Some(PaymentSubstatus::Succeeded) || p.refunded_amount.is_some_and(|c| c.get() > 0))
+}
+
 /// Applies what one payment says: its own state, then each refund and dispute it lists.
-async fn apply_one(store: &dyn Store, p: &Payment, summary: &mut ReconcileSummary) {
+async fn apply_one(store: &dyn Store, client: &WhopClient, listed: Payment, summary: &mut ReconcileSummary) {
     summary.checked += 1;
+    let p = if needs_detail(&listed) {
+        match client.retrieve_payment(&listed.id).await {
+            Ok(full) => full,
+            Err(e) => {
+                tracing::warn!(payment_id = %listed.id, error = %e, "reconcile: cannot read the payment; next pass");
+                summary.errors += 1;
+                return;
+            }
+        }
+    } else {
+        listed
+    };
+    let p = &p;
     let raw = serde_json::to_string(p).unwrap_or_default();
     let event = if p.status == Some(PaymentStatus::Paid) {
         Some(PaymentEvent::Succeeded)

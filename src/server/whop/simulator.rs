@@ -9,6 +9,8 @@ mod actions;
 mod api;
 mod checkout_page;
 mod delivery;
+mod objects;
+mod wire;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -144,5 +146,10 @@ fn new_id(prefix: &str) -> String {
 }
 
 fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    iso(chrono::Utc::now())
+}
+
+/// Whop's timestamp format: ISO 8601 in UTC, to the millisecond.
+fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -1,6 +1,6 @@
 //! What happens when a buyer acts on the hosted checkout page (or the API refunds): payments,
-//! refunds and disputes are created with Whop's field names and statuses, and each change is
-//! queued as a webhook with a snapshot of the object at that moment.
+//! refunds and disputes move through Whop's statuses, and each change is queued as a webhook
+//! with a snapshot of the object at that moment (objects are made in `objects`, shaped by `wire`).
 
 use std::time::Duration;
 
@@ -8,12 +8,13 @@ use chrono::Utc;
 use serde::Serialize;
 
 use super::api::{bad_request, load, to_json, SimError};
+use super::objects::{new_dispute, new_payment, new_refund};
+use super::wire::{DisputePayment, Envelope, MembershipStatus, Payment, RefundPayment};
 use super::{new_id, now_iso, Simulator, ACCOUNT_ID};
 use crate::model::Cents;
 use crate::server::store::NewSimDelivery;
 use crate::server::whop::types::{
-    CheckoutConfiguration, Dispute, DisputeStatus, Payment, PaymentDispute, PaymentRefund, PaymentStatus,
-    PaymentSubstatus, PaymentSummary, Plan, Ref, Refund, RefundStatus, WebhookEnvelope,
+    CheckoutConfiguration, DisputeStatus, PaymentStatus, PaymentSubstatus, Plan, Product, RefundStatus,
 };
 
 /// The buttons of the hosted checkout page.
@@ -70,17 +71,17 @@ struct Batch(Vec<(String, String, String)>); // (webhook id, event type, body)
 
 impl Batch {
     fn add<T: Serialize>(&mut self, event_type: &str, data: &T) {
-        let id = new_id("msg");
-        let envelope = WebhookEnvelope {
-            id: id.clone(),
-            api_version: Some("v1".into()),
-            event_type: event_type.to_string(),
-            timestamp: Some(now_iso()),
-            company_id: Some(ACCOUNT_ID.into()),
-            data,
-        };
         // The body's id and the webhook-id header are the same msg_ id.
-        self.0.push((id, event_type.to_string(), to_json(&envelope)));
+        let id = new_id("msg");
+        let body = to_json(&Envelope {
+            id: &id,
+            api_version: "v1",
+            data,
+            timestamp: now_iso(),
+            event_type,
+            company_id: ACCOUNT_ID,
+        });
+        self.0.push((id, event_type.to_string(), body));
     }
 
     async fn enqueue(self, sim: &Simulator) -> Result<(), SimError> {
@@ -126,52 +127,23 @@ pub async fn run(sim: &Simulator, checkout_id: &str, action: CheckoutAction) -> 
         .unwrap_or_default()
         .to_string();
     let plan: Plan = load(sim, "plan", &plan_id).await?;
-    let product = plan
-        .product
-        .as_ref()
-        .and_then(|p| p.get("id"))
-        .and_then(|v| v.as_str())
-        .map(|id| Ref {
-            id: id.into(),
-            metadata: None,
-        });
-    let total = plan.initial_price.unwrap_or(Cents::ZERO);
-    let now = now_iso();
+    let product = match plan.product.as_ref().and_then(|p| p.get("id")).and_then(|v| v.as_str()) {
+        Some(id) => Some(load::<Product>(sim, "product", id).await?),
+        None => None,
+    };
 
     let mut batch = Batch::default();
-    let mut payment = Payment {
-        id: new_id("pay"),
-        status: Some(PaymentStatus::Open),
-        substatus: Some(PaymentSubstatus::Pending),
-        total: Some(total),
-        subtotal: Some(total),
-        refunded_amount: None,
-        currency: plan.currency.clone().or(Some("usd".into())),
-        metadata: checkout.metadata.clone(),
-        checkout_configuration_id: Some(checkout.id.clone()),
-        plan: Some(Ref {
-            id: plan.id.clone(),
-            metadata: plan.metadata.clone(),
-        }),
-        product,
-        user: Some(
-            serde_json::json!({ "id": "user_simulated", "email": "buyer@example.com", "name": "Test Buyer", "username": "testbuyer" }),
-        ),
-        paid_at: None,
-        refunded_at: None,
-        created_at: Some(now.clone()),
-        updated_at: Some(now.clone()),
-        failure_message: None,
-        refunds: Some(Vec::new()),
-        disputes: Some(Vec::new()),
-    };
+    let mut payment = new_payment(&checkout, &plan, product.as_ref(), &now_iso());
     save_payment(sim, &payment).await?;
     batch.add("payment.created", &payment);
 
+    let attempt = now_iso();
+    payment.last_payment_attempt = Some(attempt.clone());
+    payment.updated_at = attempt.clone();
     if action == CheckoutAction::Decline {
-        payment.substatus = Some(PaymentSubstatus::Failed);
+        payment.substatus = PaymentSubstatus::Failed;
         payment.failure_message = Some("Your card was declined.".into());
-        payment.updated_at = Some(now_iso());
+        payment.payments_failed = Some(1);
         save_payment(sim, &payment).await?;
         batch.add("payment.failed", &payment);
         batch.enqueue(sim).await?;
@@ -179,12 +151,16 @@ pub async fn run(sim: &Simulator, checkout_id: &str, action: CheckoutAction) -> 
     }
 
     payment.status = Some(PaymentStatus::Paid);
-    payment.substatus = Some(PaymentSubstatus::Succeeded);
-    payment.paid_at = Some(now_iso());
-    payment.updated_at = payment.paid_at.clone();
+    payment.substatus = PaymentSubstatus::Succeeded;
+    payment.paid_at = Some(attempt);
+    payment.refundable = true;
+    if let Some(m) = payment.membership.as_mut() {
+        m.status = MembershipStatus::Active;
+    }
     save_payment(sim, &payment).await?;
     batch.add("payment.succeeded", &payment);
 
+    let total = payment.total.unwrap_or(Cents::ZERO);
     match action {
         CheckoutAction::PayThenRefund => refund_into(sim, &mut payment, None, &mut batch).await?,
         CheckoutAction::PayThenPartialRefund => {
@@ -192,44 +168,30 @@ pub async fn run(sim: &Simulator, checkout_id: &str, action: CheckoutAction) -> 
         }
         CheckoutAction::DisputeWon | CheckoutAction::DisputeLost => {
             let won = action == CheckoutAction::DisputeWon;
-            let mut dispute = Dispute {
-                id: new_id("dspt"),
-                amount: total,
-                currency: payment.currency.clone(),
-                status: DisputeStatus::NeedsResponse,
-                reason: Some("fraudulent".into()),
-                created_at: Some(now_iso()),
-                payment: Some(PaymentSummary::from(&payment)),
-            };
-            payment.substatus = Some(PaymentSubstatus::DisputeNeedsResponse);
-            payment.disputes = Some(vec![PaymentDispute {
-                id: dispute.id.clone(),
-                amount: total,
-                status: dispute.status,
-                reason: dispute.reason.clone(),
-            }]);
+            let mut dispute = new_dispute(&payment, Utc::now());
+            payment.substatus = PaymentSubstatus::DisputeNeedsResponse;
+            payment.disputes = vec![dispute.listed()];
+            payment.updated_at = dispute.created_at.clone().unwrap_or_else(now_iso);
             save_payment(sim, &payment).await?;
             sim.store.sim_insert("dispute", &dispute.id, &to_json(&dispute)).await?;
             batch.add("dispute.created", &dispute);
 
+            // Decided without evidence: the window to respond is closed either way.
             dispute.status = if won { DisputeStatus::Won } else { DisputeStatus::Lost };
-            payment.substatus = Some(if won {
+            dispute.editable = Some(false);
+            payment.substatus = if won {
                 PaymentSubstatus::DisputeWon
             } else {
                 PaymentSubstatus::DisputeLost
-            });
-            payment.disputes = Some(vec![PaymentDispute {
-                id: dispute.id.clone(),
-                amount: total,
-                status: dispute.status,
-                reason: dispute.reason.clone(),
-            }]);
-            payment.updated_at = Some(now_iso());
+            };
+            payment.disputes = vec![dispute.listed()];
+            payment.updated_at = now_iso();
+            dispute.payment = Some(DisputePayment::from(&payment));
             save_payment(sim, &payment).await?;
             sim.store.sim_update("dispute", &dispute.id, &to_json(&dispute)).await?;
             batch.add("dispute.updated", &dispute);
         }
-        _ => {}
+        CheckoutAction::Pay | CheckoutAction::Decline => {}
     }
     batch.enqueue(sim).await?;
     Ok(payment)
@@ -263,39 +225,24 @@ async fn refund_into(
             crate::server::whop::money::format_major(left)
         )));
     }
-    let mut refund = Refund {
-        id: new_id("rf"),
-        amount,
-        currency: payment.currency.clone(),
-        status: RefundStatus::Pending,
-        created_at: Some(now_iso()),
-        payment: Some(PaymentSummary::from(&*payment)),
-    };
+    let mut refund = new_refund(payment, amount, &now_iso());
     sim.store.sim_insert("refund", &refund.id, &to_json(&refund)).await?;
     batch.add("refund.created", &refund);
 
     refund.status = RefundStatus::Succeeded;
     let refunded = Cents(refunded.get() + amount.get());
+    let now = now_iso();
     payment.refunded_amount = Some(refunded);
-    payment.refunded_at = Some(now_iso());
-    payment.substatus = Some(if refunded == total {
+    payment.refunded_at = Some(now.clone());
+    payment.substatus = if refunded == total {
         PaymentSubstatus::Refunded
     } else {
         PaymentSubstatus::PartiallyRefunded
-    });
-    payment.updated_at = payment.refunded_at.clone();
-    let mut refunds = payment.refunds.take().unwrap_or_default();
-    refunds.insert(
-        0,
-        PaymentRefund {
-            id: refund.id.clone(),
-            amount,
-            currency: refund.currency.clone(),
-            status: refund.status,
-            created_at: refund.created_at.clone(),
-        },
-    );
-    payment.refunds = Some(refunds);
+    };
+    payment.refundable = refunded < total;
+    payment.updated_at = now;
+    payment.refunds.insert(0, refund.listed());
+    refund.payment = Some(RefundPayment::from(&*payment));
     save_payment(sim, payment).await?;
     sim.store.sim_update("refund", &refund.id, &to_json(&refund)).await?;
     batch.add("refund.updated", &refund);

@@ -13,12 +13,13 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::wire::{ListedPayment, Page, PageInfo, Payment};
 use super::{actions, new_id, now_iso, DeliveryMode, Simulator, ACCOUNT_ID};
 use crate::model::Cents;
 use crate::server::ct::secret_eq;
 use crate::server::state::AppState;
 use crate::server::whop::money::serde_opt_cents;
-use crate::server::whop::types::{CheckoutConfiguration, Page, PageInfo, Payment, Plan, PlanType, Product, Visibility};
+use crate::server::whop::types::{CheckoutConfiguration, Plan, PlanType, Product, Visibility};
 
 pub(super) struct SimError(StatusCode, &'static str, String);
 
@@ -203,16 +204,19 @@ impl Params {
     }
 }
 
-/// One cursor page of `kind` objects that pass `keep`.
-async fn page<T: DeserializeOwned + Serialize>(
+/// One cursor page of `kind` objects that pass `keep`, oldest first. A row that does not read
+/// as `T` (stored by an older simulator, in a database kept across versions) is left out with a
+/// warning rather than failing every list.
+async fn page<T: DeserializeOwned>(
     sim: &Simulator,
     kind: &str,
     p: &Params,
     keep: impl Fn(&T) -> bool,
-) -> SimResult {
-    let (first, mut after) = (p.first()?, p.after()?);
+) -> Result<(Vec<T>, PageInfo), SimError> {
+    let (first, start) = (p.first()?, p.after()?);
+    let mut after = start;
     let mut data = Vec::new();
-    let mut end_cursor = None;
+    let (mut start_cursor, mut end_cursor) = (None, None);
     let mut more = false;
     'scan: loop {
         let rows = sim.store.sim_list(kind, after, 200).await?;
@@ -221,25 +225,32 @@ async fn page<T: DeserializeOwned + Serialize>(
         }
         for row in rows {
             after = row.seq;
-            let obj: T = serde_json::from_str(&row.data).map_err(|_| bad_request("corrupt object"))?;
+            let obj: T = match serde_json::from_str(&row.data) {
+                Ok(obj) => obj,
+                Err(e) => {
+                    tracing::warn!(error = %e, kind, id = %row.id, "simulator object unreadable, left out of the list");
+                    continue;
+                }
+            };
             if keep(&obj) {
                 if data.len() == first {
                     more = true;
                     break 'scan;
                 }
                 data.push(obj);
-                end_cursor = Some(row.seq.to_string());
+                let cursor = row.seq.to_string();
+                start_cursor.get_or_insert_with(|| cursor.clone());
+                end_cursor = Some(cursor);
             }
         }
     }
-    let page = Page {
-        data,
-        page_info: PageInfo {
-            end_cursor: if more { end_cursor } else { None },
-            has_next_page: Some(more),
-        },
+    let info = PageInfo {
+        end_cursor: if more { end_cursor } else { None },
+        start_cursor,
+        has_next_page: more,
+        has_previous_page: start > 0,
     };
-    Ok(ok_json(to_json(&page)))
+    Ok((data, info))
 }
 
 pub(super) async fn list_payments(
@@ -271,18 +282,20 @@ pub(super) async fn list_payments(
                 .is_some_and(|c| c > b)
         })
     };
-    page::<Payment>(&sim, "payment", &p, |pay| {
+    let (payments, page_info) = page::<Payment>(&sim, "payment", &p, |pay| {
         let status_ok = statuses.is_empty() || pay.status.is_some_and(|s| statuses.iter().any(|w| w == s.as_str()));
         let ch_ok = checkouts.is_empty()
             || pay
                 .checkout_configuration_id
                 .as_ref()
                 .is_some_and(|c| checkouts.contains(c));
-        let time_ok =
-            after(pay.created_at.as_deref(), created_after) && after(pay.updated_at.as_deref(), updated_after);
+        let time_ok = after(Some(&pay.created_at), created_after) && after(Some(&pay.updated_at), updated_after);
         status_ok && ch_ok && time_ok
     })
-    .await
+    .await?;
+    // Listed without the fields PaymentListResponse lacks (refunds, disputes, ...).
+    let data: Vec<ListedPayment> = payments.iter().map(ListedPayment::from).collect();
+    Ok(ok_json(to_json(&Page { data, page_info })))
 }
 
 #[derive(Deserialize)]
@@ -419,7 +432,7 @@ pub(super) async fn list_plans(
     }
     let visibilities: Vec<String> = p.many("visibilities").into_iter().map(str::to_owned).collect();
     let products: Vec<String> = p.many("product_ids").into_iter().map(str::to_owned).collect();
-    page::<Plan>(&sim, "plan", &p, |plan| {
+    let (data, page_info) = page::<Plan>(&sim, "plan", &p, |plan| {
         let vis = plan.visibility.and_then(|v| serde_json::to_value(v).ok());
         let vis_ok = visibilities.is_empty()
             || vis
@@ -430,7 +443,8 @@ pub(super) async fn list_plans(
         let product_ok = products.is_empty() || product.is_some_and(|id| products.iter().any(|w| w == id));
         vis_ok && product_ok
     })
-    .await
+    .await?;
+    Ok(ok_json(to_json(&Page { data, page_info })))
 }
 
 #[derive(Deserialize)]

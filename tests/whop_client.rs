@@ -374,6 +374,30 @@ async fn requests_match_the_sdk_byte_for_byte() {
     );
     check(&["payments.list", "payments.list.page_2"], server.take(), None);
 
+    // payments.list of what changed since a time (reconciliation).
+    let (p1, p2) = (
+        golden(&all, "payments.list.changed"),
+        golden(&all, "payments.list.changed.page_2"),
+    );
+    let changed_args = json!([{"company_id": "biz_1", "updated_after": "2026-01-01T00:00:00Z"}]);
+    assert_args(p1, "payments.list", changed_args.clone());
+    assert_args(p2, "payments.list", changed_args);
+    server.push(replies_for(&[p1, p2]));
+    let payments = client
+        .list_payments(&PaymentFilter {
+            company_id: Some("biz_1".into()),
+            updated_after: Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()),
+            ..PaymentFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(payments.len(), 2);
+    check(
+        &["payments.list.changed", "payments.list.changed.page_2"],
+        server.take(),
+        None,
+    );
+
     // payments.refund, in full and in part. The SDK sends no Idempotency-Key here; we send ours.
     let g = golden(&all, "payments.refund.full");
     assert_args(g, "payments.refund", json!(["pay_123"]));

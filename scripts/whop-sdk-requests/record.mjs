@@ -300,6 +300,20 @@ await record("payments.list", "payments.list", listArgs, ["payments.list", "paym
   if (ids.join(",") !== "pay_1,pay_2") throw new Error(`payments.list iterated ${ids}`);
 });
 
+// What reconciliation asks: every payment of the account changed since a time.
+const changedArgs = [{ company_id: "biz_1", updated_after: "2026-01-01T00:00:00Z" }];
+await record(
+  "payments.list.changed",
+  "payments.list",
+  changedArgs,
+  ["payments.list.changed", "payments.list.changed.page_2"],
+  async () => {
+    const ids = [];
+    for await (const p of whop.payments.list(...changedArgs)) ids.push(p.id);
+    if (ids.join(",") !== "pay_1,pay_2") throw new Error(`payments.list iterated ${ids}`);
+  },
+);
+
 await simple("payments.refund.full", "payments.refund", ["pay_123"]);
 await simple("payments.refund.partial", "payments.refund", ["pay_123", { partial_amount: 10.5 }]);
 await simple("plans.create", "plans.create", [

@@ -73,7 +73,8 @@ pub async fn admin_attach_unmatched(
         .await
         .map_err(|e| fail(e.into()))?;
     Ok(format!(
-        "Credited {credits} credits to {} as order #{}.",
+        "Credited {} credits to {} as order #{}.",
+        crate::model::Credits(credits),
         email.trim(),
         order.id
     ))

@@ -29,7 +29,57 @@ both_backends!(
     spend_amounts_are_capped_even_in_debt,
     control_characters_are_refused,
     key_use_is_recorded_once_a_minute,
+    a_signed_up_account_is_linked_only_when_asked,
 );
+
+/// Someone who signed up here with their email is the same person as the host app's user only
+/// when the host app says so: without `link_existing_account` the taken email is a 409; with it
+/// the account gets the external id, keeps its balance and sign-in, and is linked once.
+async fn a_signed_up_account_is_linked_only_when_asked(db: Db) {
+    let Some(api) = Api::spawn(db).await else { return };
+    let signed_up = common::user(api.store(), "Ann@Example.com").await;
+    let r = api.put_user("atlas-ann", &json!({ "email": "ann@example.com" })).await;
+    assert_eq!(r.status, 409, "{r:?}");
+    assert!(api.store().user_by_external_id("atlas-ann").await.unwrap().is_none());
+
+    let r = api
+        .put_user(
+            "atlas-ann",
+            &json!({ "email": "ann@example.com", "name": "Ann", "link_existing_account": true }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["external_id"], "atlas-ann");
+    let linked = api.user("atlas-ann").await;
+    assert_eq!((linked.id, linked.name.as_deref()), (signed_up.id, Some("Ann")));
+    // Spends through the host API now reach the account the person signs in to.
+    assert_eq!(api.balance("atlas-ann").await.body["balance"], 0);
+
+    // Linked once: another external id cannot take the account over, asked or not.
+    let r = api
+        .put_user(
+            "atlas-other",
+            &json!({ "email": "ann@example.com", "link_existing_account": true }),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{r:?}");
+    // Without a signed-up account, the flag simply creates the user.
+    let r = api
+        .put_user(
+            "atlas-new",
+            &json!({ "email": "new@example.com", "link_existing_account": true }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    // Bad types are refused like any other malformed body.
+    let r = api
+        .put_user(
+            "atlas-x",
+            &json!({ "email": "x@example.com", "link_existing_account": "yes" }),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
+}
 
 /// A key with surrounding spaces would replay the unpadded key's spend while looking different,
 /// so it is refused; a wrong method gets the same JSON error shape as everything else.

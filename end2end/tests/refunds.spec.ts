@@ -11,19 +11,27 @@ test.beforeEach(async ({ context }) => {
   await context.setExtraHTTPHeaders(ownAddress());
 });
 
-/** Buys `plan` and presses `button` on the simulator's checkout page; lands on the status page. */
-async function buyWith(page: Page, plan: string, button: string) {
+/** Buys `plan` and presses `button` on the simulator's checkout page; lands on the status page.
+ * Returns the checkout's id. */
+async function buyWith(page: Page, plan: string, button: string): Promise<string> {
   await page.getByRole('button', { name: `Buy ${plan}` }).click();
   await expect(page).toHaveURL(/\/_sim\/whop\/checkout\/ch_/);
+  const checkout = new URL(page.url()).pathname.split('/').pop()!;
   await page.getByRole('button', { name: button, exact: true }).click();
   await expect(page).toHaveURL(/\/payment\/status\?order=\d+$/);
+  return checkout;
 }
 
-/** The account page's balance, once it shows `expected`, and the history's rows as text. */
+/** Opens the account page until its balance is exactly `expected` (e.g. "-5,000 credits"; the
+ * events may still be arriving), and returns the history's rows as text. */
 async function expectAccount(page: Page, expected: string): Promise<string[]> {
-  await page.goto('/account');
-  await waitForHydration(page);
-  await expect(page.locator('#balance')).toContainText(expected);
+  const exact = new RegExp(`^\\s*${expected.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*$`);
+  await expect(async () => {
+    await page.goto('/account');
+    await waitForHydration(page);
+    await expect(page.locator('#balance')).toHaveText(exact, { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(page.locator('#history tbody tr').first()).toBeVisible();
   return page.locator('#history tbody tr').allInnerTexts();
 }
 
@@ -47,6 +55,46 @@ test.describe('refunds and disputes', () => {
     const rows = await expectAccount(page, '12,500 credits');
     expect(rows.filter((r) => r.includes('Refund'))).toHaveLength(1);
     expect(rows.some((r) => r.includes('-12,500'))).toBe(true);
+  });
+
+  test('pay, spend it all through the host API, refund: the debt shows and the next purchase repays it', async ({ page, request }) => {
+    const email = await signUpToCredits(page, 'debt');
+    const checkout = await buyWith(page, 'Starter', 'Pay');
+    await expect(statusText(page)).toContainText('5,000 credits added');
+
+    // Atlas's backend (an API key made with the CLI) links the account and spends every credit.
+    const api = { Authorization: `Bearer ${cli(['create-api-key', '--name', `e2e-${Date.now()}`]).trim()}` };
+    const atlasId = `atlas-${Date.now()}`;
+    let r = await request.put(`/api/v1/users/${atlasId}`, { headers: api, data: { email, link_existing_account: true } });
+    expect(r.status()).toBe(200);
+    r = await request.post(`/api/v1/users/${atlasId}/spend`, {
+      headers: api,
+      data: { amount: 5000, idempotency_key: `spend-all-${atlasId}` },
+    });
+    expect(r.status()).toBe(200);
+
+    // Then the payment is refunded in full at Whop (as from Whop's dashboard).
+    const listed = await request.get(`/_sim/whop/api/v1/payments?checkout_configuration_ids[]=${checkout}`, { headers: simAuth });
+    const [payment] = (await listed.json()).data;
+    r = await request.post(`/_sim/whop/api/v1/payments/${payment.id}/refund`, { headers: simAuth, data: {} });
+    expect(r.status()).toBe(200);
+
+    const rows = await expectAccount(page, '-5,000 credits');
+    await expect(page.locator('#debt-notice')).toContainText('You owe 5,000 credits.');
+    expect(rows.some((r) => r.includes('Refund') && r.includes('-5,000'))).toBe(true);
+    r = await request.post(`/api/v1/users/${atlasId}/spend`, {
+      headers: api,
+      data: { amount: 1, idempotency_key: `spend-in-debt-${atlasId}` },
+    });
+    expect(r.status()).toBe(402);
+
+    // The next purchase pays the debt back first.
+    await page.goto('/credits');
+    await waitForHydration(page);
+    await buyWith(page, 'Starter', 'Pay');
+    await expect(statusText(page)).toContainText('5,000 credits added');
+    await expectAccount(page, '0 credits');
+    await expect(page.locator('#debt-notice')).toHaveCount(0);
   });
 
   test('pay then lose a dispute: the credits are held and stay deducted', async ({ page }) => {

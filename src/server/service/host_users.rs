@@ -43,11 +43,15 @@ pub fn check_external_id(id: &str) -> Result<(), HostError> {
 }
 
 /// Creates or updates the user with this external id; returns it and whether it was created.
+/// With `link_existing`, an account already signed up with this email (and not linked to another
+/// external id) is linked to this external id instead of refused as a taken email: the host app
+/// asks for it explicitly, it never happens on its own.
 pub async fn upsert(
     store: &dyn Store,
     external_id: &str,
     email: &str,
     name: Option<&str>,
+    link_existing: bool,
 ) -> Result<(UserRow, bool), HostError> {
     check_external_id(external_id)?;
     let email = parse_email(email).map_err(|_| HostError::Invalid("email is not a valid email address".into()))?;
@@ -73,6 +77,16 @@ pub async fn upsert(
             .map_err(conflict)?
         {
             return Ok((u, false));
+        }
+        if link_existing {
+            if let Some(u) = store
+                .link_external_user(&email, external_id, name)
+                .await
+                .map_err(conflict)?
+            {
+                tracing::info!(user_id = u.id, external_id, "existing account linked to the host app");
+                return Ok((u, false));
+            }
         }
         let created = store
             .create_user(&NewUser {

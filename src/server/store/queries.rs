@@ -35,6 +35,15 @@ pub trait Queries: Send + Sync {
         email: &str,
         name: Option<&str>,
     ) -> Result<Option<UserRow>, StoreError>;
+    /// Gives the user with this email (any case) that has no external id yet the external id
+    /// `external_id` (and the name): the host app linking an account made by sign-up. None when
+    /// there is no such user or it is linked already. A taken external id is a `Conflict`.
+    async fn link_external_user(
+        &self,
+        email: &str,
+        external_id: &str,
+        name: Option<&str>,
+    ) -> Result<Option<UserRow>, StoreError>;
     /// Sets role and password hash (create-admin).
     async fn set_user_credentials(&self, id: UserId, role: &str, password_hash: &str) -> Result<(), StoreError>;
 
@@ -174,6 +183,23 @@ macro_rules! impl_queries {
                     .bind(name)
                     .bind(chrono::Utc::now())
                     .bind(external_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| StoreError::from_unique(e, sql::user_conflict))
+            }
+
+            async fn link_external_user(&self, email: &str, external_id: &str, name: Option<&str>) -> Result<Option<UserRow>, StoreError> {
+                let _permit = self.write_permit().await;
+                let q = format!(
+                    "update users set external_id = $1, name = coalesce($2, name), updated_at = $3 \
+                     where lower(email) = lower($4) and external_id is null returning {}",
+                    sql::USER_COLUMNS
+                );
+                sqlx::query_as::<_, UserRow>(&q)
+                    .bind(external_id)
+                    .bind(name)
+                    .bind(chrono::Utc::now())
+                    .bind(email)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err(|e| StoreError::from_unique(e, sql::user_conflict))

@@ -20,6 +20,10 @@ pub struct PutUserBody {
     pub email: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// Link an account already signed up here with this email (and no external id yet) instead
+    /// of answering 409 for the taken email.
+    #[serde(default)]
+    pub link_existing_account: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -49,8 +53,14 @@ pub async fn put_user(
 ) -> Result<(StatusCode, Json<UserBody>), ApiError> {
     let Path(external_id) = path?;
     let Json(body) = body?;
-    let (user, created) =
-        host_users::upsert(state.store.as_ref(), &external_id, &body.email, body.name.as_deref()).await?;
+    let (user, created) = host_users::upsert(
+        state.store.as_ref(),
+        &external_id,
+        &body.email,
+        body.name.as_deref(),
+        body.link_existing_account,
+    )
+    .await?;
     Ok((
         if created { StatusCode::CREATED } else { StatusCode::OK },
         Json(UserBody::of(user)),

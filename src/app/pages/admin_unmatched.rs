@@ -119,7 +119,7 @@ fn UnmatchedItem(
                 <span class="tag">{item.kind_label.clone()}</span>
                 {(!open).then(|| view! { " " <span class="tag">{outcome.clone()}</span> })}
             </div>
-            <dl class="facts">
+            <dl class="payment-facts">
                 <dt>"Payer"</dt><dd>{item.email.clone().unwrap_or_else(|| "not given by Whop".into())}</dd>
                 <dt>"Why"</dt><dd>{item.reason.clone()}</dd>
                 <dt>"Received"</dt><dd>{item.created_at.replace('T', " ").replace('Z', " UTC")}</dd>

@@ -215,6 +215,16 @@ async fn refund_into(
     if payment.status != Some(PaymentStatus::Paid) {
         return Err(bad_request("only paid payments can be refunded"));
     }
+    // As with the card networks behind Whop (Stripe refuses `charge_disputed`), a payment under
+    // dispute, or lost to one, cannot be refunded: the dispute decides where the money goes. A
+    // won dispute frees it again.
+    if payment
+        .disputes
+        .iter()
+        .any(|d| !matches!(d.status, DisputeStatus::Won | DisputeStatus::WarningClosed))
+    {
+        return Err(bad_request("a disputed payment cannot be refunded"));
+    }
     let total = payment.total.unwrap_or(Cents::ZERO);
     let refunded = payment.refunded_amount.unwrap_or(Cents::ZERO);
     let left = Cents(total.get() - refunded.get());

@@ -17,7 +17,7 @@ use crate::server::config::{redact_url, Config, WhopConfig};
 use crate::server::jobs::{Housekeeping, Jobs, Reconcile, SimDelivery, WebhookApply};
 use crate::server::router;
 use crate::server::state::{AppState, WebSettings};
-use crate::server::store::{self, ConnectOptions};
+use crate::server::store::{self, ConnectOptions, Store};
 use crate::server::whop::WhopSetup;
 
 /// How long shutdown waits for background jobs to finish the step they are in.
@@ -34,11 +34,24 @@ impl Application {
     /// Builds everything the app serves with. Fails (before anything is served) on a database
     /// that cannot be reached or migrated, and on test mode where it is not allowed.
     pub async fn build(config: &Config, listener: TcpListener) -> anyhow::Result<Application> {
+        // Refused before the database is touched (checked again, cheaply, by the common path).
+        config.check_test_mode(listener.local_addr()?)?;
+        let store = store::connect(&ConnectOptions::from(config)).await?;
+        Self::build_with_store(config, listener, store).await
+    }
+
+    /// `build` on a store the caller connected: the seam through which the simulation test
+    /// wraps the real store in one that fails on purpose. Migrates it, then the same start-up
+    /// as `build` (which calls this), so there is one path, not a copy.
+    pub async fn build_with_store(
+        config: &Config,
+        listener: TcpListener,
+        store: Arc<dyn Store>,
+    ) -> anyhow::Result<Application> {
         let leptos_options = config.leptos_options()?;
         let addr = listener.local_addr()?;
         config.check_test_mode(addr)?;
 
-        let store = store::connect(&ConnectOptions::from(config)).await?;
         store.migrate().await?;
         tracing::info!(
             database = %redact_url(&config.database_url),

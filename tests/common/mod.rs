@@ -181,6 +181,9 @@ pub async fn user(store: &dyn Store, email: &str) -> atlas_credits::server::stor
         .expect("create user")
 }
 
+/// Builds the app's store from the test's (see `TestApp::spawn_simulated_with_store`).
+type StoreWrap = Box<dyn FnOnce(Arc<dyn Store>) -> Arc<dyn Store> + Send>;
+
 /// The whole app served over real HTTP on 127.0.0.1:<random port>, built by the same start-up
 /// path as the binary (`startup::Application::build`) from a configuration read the same way,
 /// background jobs included.
@@ -213,6 +216,23 @@ impl TestApp {
         .await
     }
 
+    /// `spawn_simulated`, with the app built on `wrap(store)` (through
+    /// `Application::build_with_store`) instead of a store of its own: the simulation test wraps
+    /// the real store in one that fails on purpose. The test's `db.store` is the wrapped store.
+    pub async fn spawn_simulated_with_store(
+        db: Db,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store> + Send + 'static,
+    ) -> Option<TestApp> {
+        let wrap: StoreWrap = Box::new(wrap);
+        Self::spawn_full(
+            db,
+            &[("WHOP_MODE", "simulated"), ("WHOP_SIM_RETRY_SECS", "0.2,0.4")],
+            None,
+            Some(wrap),
+        )
+        .await
+    }
+
     /// With extra configuration variables on top of the live-mode defaults below (e.g.
     /// `TRUST_PROXY`, `PUBLIC_URL`), read by `Config::from_lookup` as the binary reads them.
     pub async fn spawn_with_env(db: Db, vars: &[(&str, &str)]) -> Option<TestApp> {
@@ -220,6 +240,15 @@ impl TestApp {
     }
 
     async fn spawn_with(db: Db, vars: &[(&str, &str)], secrets: Option<Vec<SecretString>>) -> Option<TestApp> {
+        Self::spawn_full(db, vars, secrets, None).await
+    }
+
+    async fn spawn_full(
+        db: Db,
+        vars: &[(&str, &str)],
+        secrets: Option<Vec<SecretString>>,
+        wrap: Option<StoreWrap>,
+    ) -> Option<TestApp> {
         let mut db = TestDb::new(db).await?;
         // Not simulated unless asked: a Whop that is never called by these tests.
         let mut env: HashMap<String, String> = [
@@ -244,14 +273,22 @@ impl TestApp {
             config.whop_webhook_secrets = secrets;
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let app = Application::build(&config, listener).await.expect("build the app");
+        // A wrapped store runs on the test's own pool, which must then stay open.
+        let wrapped = wrap.is_some();
+        let app = match wrap {
+            Some(wrap) => Application::build_with_store(&config, listener, wrap(db.store.clone())).await,
+            None => Application::build(&config, listener).await,
+        }
+        .expect("build the app");
         let addr = app.local_addr();
         let base = format!("http://{addr}");
         let state = app.state().clone();
         let jobs = app.job_names();
         // One pool for the test and the app, as in production (on SQLite one writer queue).
         let own = std::mem::replace(&mut db.store, state.store.clone());
-        own.close().await;
+        if !wrapped {
+            own.close().await;
+        }
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         // A timeout, so a server that stops answering fails the test instead of hanging it.
         let client = reqwest::Client::builder()

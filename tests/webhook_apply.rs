@@ -22,6 +22,7 @@ use atlas_credits::server::whop::simulator::ACCOUNT_ID;
 use atlas_credits::server::whop::types::{Payment, PaymentStatus, PaymentSubstatus, Ref, Visibility, WebhookEnvelope};
 use atlas_credits::server::whop::verify::sign;
 use chrono::{DateTime, Utc};
+use common::sim_shop::press;
 use common::{user, Db, TestApp, TestDb, WEBHOOK_SECRET};
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -692,21 +693,6 @@ async fn concurrent_deliveries_and_confirmations_grant_once(db: Db) {
         assert_eq!((e.status.as_str(), e.order_id), ("processed", Some(o.id)), "{e:?}");
     }
     assert_eq!(balance_and_purchases(store.as_ref(), u).await, (Credits(5000), 1));
-}
-
-/// Presses a button on the simulator's hosted checkout page, as a browser would.
-async fn press(app: &TestApp, purchase_url: &str, action: &str) {
-    let page = app.client.get(purchase_url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let r = app
-        .client
-        .post(purchase_url)
-        .header("origin", &app.base)
-        .form(&[("action", action)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
 }
 
 /// Waits (up to 10 s) until `done` holds for the order; returns it and how long that took.

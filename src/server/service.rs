@@ -5,6 +5,7 @@ pub mod auth;
 pub mod checkout;
 pub mod host_users;
 pub mod ledger;
+pub mod low_balance;
 pub mod orders;
 pub mod rate_limit;
 pub mod reconcile;

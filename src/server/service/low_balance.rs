@@ -1,0 +1,69 @@
+//! The low-balance threshold (admin setting `low_balance_threshold`): a user whose balance falls
+//! below it is told so once per crossing. Kept here, apart from the settings page and the banner,
+//! so that both read the value through the same parser.
+
+use crate::model::Credits;
+
+pub const THRESHOLD_KEY: &str = "low_balance_threshold";
+/// Used while no admin has set a value: a fifth of the smallest plan (Starter, 5,000 credits).
+pub const DEFAULT_THRESHOLD: Credits = Credits(1_000);
+/// Far above any plan, far below the integer limit.
+pub const MAX_THRESHOLD: i64 = 1_000_000_000;
+
+/// The stored value. Absent or unreadable (edited by hand) falls back to the default rather than
+/// switching the warning off; `0` is how an admin switches it off.
+pub fn stored_threshold(raw: Option<&str>) -> Credits {
+    raw.and_then(|v| parse_threshold(v).ok()).unwrap_or(DEFAULT_THRESHOLD)
+}
+
+/// An admin's entry: a whole number of credits from 0 (off) to `MAX_THRESHOLD`; thousands
+/// separators (`,` `_` and spaces) are accepted.
+pub fn parse_threshold(raw: &str) -> Result<Credits, String> {
+    let digits: String = raw.trim().chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
+    if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "The threshold must be a whole number of credits from 0 to {}.",
+            Credits(MAX_THRESHOLD)
+        ));
+    }
+    match digits.parse::<i64>() {
+        Ok(n) if n <= MAX_THRESHOLD => Ok(Credits(n)),
+        _ => Err(format!(
+            "The threshold must be at most {} credits.",
+            Credits(MAX_THRESHOLD)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_entries() {
+        assert_eq!(parse_threshold(" 2,500 "), Ok(Credits(2_500)));
+        assert_eq!(parse_threshold("0"), Ok(Credits(0)));
+        assert_eq!(parse_threshold("1_000_000_000"), Ok(Credits(MAX_THRESHOLD)));
+        for bad in [
+            "",
+            "-5",
+            "1.5",
+            "1e3",
+            "abc",
+            "1000000001",
+            "99999999999999999999",
+            "+3",
+            "１",
+        ] {
+            assert!(parse_threshold(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn stored_values_fall_back_to_the_default() {
+        assert_eq!(stored_threshold(None), DEFAULT_THRESHOLD);
+        assert_eq!(stored_threshold(Some("garbage")), DEFAULT_THRESHOLD);
+        assert_eq!(stored_threshold(Some("0")), Credits(0));
+        assert_eq!(stored_threshold(Some("250")), Credits(250));
+    }
+}

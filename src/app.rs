@@ -85,6 +85,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/unmatched") view=AdminUnmatchedPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/webhooks") view=pages::admin_webhooks::AdminWebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/webhooks/:id") view=pages::admin_webhooks::AdminWebhookPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/audit") view=pages::admin_audit::AdminAuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/metrics") view=pages::admin_metrics::AdminMetricsPage ssr=SsrMode::Async/>
                     // Async too: the plan forms must be in the first HTML to post without JS.
                     <Route path=path!("/credits") view=CreditsPage ssr=SsrMode::Async/>
                     <Route path=path!("/payment/status") view=PaymentStatusPage ssr=SsrMode::Async/>

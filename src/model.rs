@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod admin_events;
 mod error;
 mod ledger;
 mod money;
@@ -10,6 +11,10 @@ mod purchase;
 
 pub use account::{AccountView, ApiKeyView, CreatedApiKey, Role, TransactionPage, Viewer};
 pub use admin::{UnmatchedPage, UnmatchedPaymentView};
+pub use admin_events::{
+    format_secs, format_tenths, AuditPage, AuditView, DayMetrics, MetricsView, WebhookDetail, WebhookEventView,
+    WebhookPage,
+};
 pub use error::AppError;
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fn_ctx;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod router;
 pub mod service;
 pub mod startup;

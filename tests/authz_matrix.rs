@@ -251,6 +251,27 @@ async fn server_functions(db: Db) {
             assert_eq!(s, expect, "{who:?} {name}: {body}");
             no_leak(who, &body);
         }
+
+        // The webhook log (with replay), the audit log and the metrics.
+        for (name, form) in [
+            ("admin_list_webhooks", vec![]),
+            ("admin_webhook", vec![("id", "msg_none")]),
+            (
+                "admin_replay_webhook",
+                vec![("id", "msg_none"), ("reason", "x"), ("confirm", "yes")],
+            ),
+            ("admin_list_audit", vec![]),
+            ("admin_metrics", vec![]),
+        ] {
+            let (s, body) = w.server_fn(who, name, &form).await;
+            let expect = match (who, name) {
+                // An admin asking for an event that is not there: 404, nothing written.
+                (Who::Admin, "admin_webhook" | "admin_replay_webhook") => 404,
+                _ => admin_expect,
+            };
+            assert_eq!(s, expect, "{who:?} {name}: {body}");
+            no_leak(who, &body);
+        }
     }
 
     // Pages follow the same rules (as a browser asks for them).
@@ -263,6 +284,17 @@ async fn server_functions(db: Db) {
         (Who::Anonymous, "/admin/unmatched", 302),
         (Who::UserA, "/admin/unmatched", 403),
         (Who::Admin, "/admin/unmatched", 200),
+        (Who::Anonymous, "/admin/webhooks", 302),
+        (Who::UserA, "/admin/webhooks", 403),
+        (Who::Admin, "/admin/webhooks", 200),
+        (Who::Anonymous, "/admin/webhooks/msg_none", 302),
+        (Who::UserA, "/admin/webhooks/msg_none", 403),
+        (Who::Anonymous, "/admin/audit", 302),
+        (Who::UserA, "/admin/audit", 403),
+        (Who::Admin, "/admin/audit", 200),
+        (Who::Anonymous, "/admin/metrics", 302),
+        (Who::UserA, "/admin/metrics", 403),
+        (Who::Admin, "/admin/metrics", 200),
     ] {
         let r = w
             .request(who, reqwest::Method::GET, path)

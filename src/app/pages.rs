@@ -2,8 +2,12 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_audit;
+pub mod admin_charts;
+pub mod admin_metrics;
 pub mod admin_nav;
 pub mod admin_unmatched;
+pub mod admin_webhooks;
 pub mod credits;
 pub mod forbidden;
 pub mod home;

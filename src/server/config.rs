@@ -42,6 +42,9 @@ pub struct Config {
     pub whop: WhopConfig,
     /// How often reconciliation runs (`RECONCILE_INTERVAL_SECS`, default 60; 0 turns it off).
     pub reconcile_interval: Option<std::time::Duration>,
+    /// `METRICS_TOKEN`: the bearer token `GET /metrics` asks for; None leaves it open (e.g.
+    /// reachable only from the operator's network).
+    pub metrics_token: Option<SecretString>,
 }
 
 /// How the app reaches Whop: the built-in simulator (test mode) or a real Whop API (production
@@ -194,6 +197,7 @@ impl Config {
         }
 
         let whop = whop_config(&get, &whop_webhook_secrets)?;
+        let metrics_token = get("METRICS_TOKEN").map(|t| parse_metrics_token(&t)).transpose()?;
 
         Ok(Config {
             whop,
@@ -208,6 +212,7 @@ impl Config {
             log_format,
             leptos_config_file,
             whop_webhook_secrets,
+            metrics_token,
         })
     }
 
@@ -227,6 +232,20 @@ impl Config {
                 problem: format!("Leptos options could not be read from {path:?} and the environment: {e}"),
             })
     }
+}
+
+/// A scrape token is sent in a header: printable ASCII without spaces, and long enough not to
+/// be guessed (16 to 256 characters).
+fn parse_metrics_token(raw: &str) -> Result<SecretString, ConfigError> {
+    let t = raw.trim();
+    let printable = t.bytes().all(|b| b.is_ascii_graphic());
+    if !printable || !(16..=256).contains(&t.len()) {
+        return Err(ConfigError {
+            var: "METRICS_TOKEN",
+            problem: "must be 16 to 256 printable ASCII characters without spaces (e.g. `openssl rand -hex 32`)".into(),
+        });
+    }
+    Ok(SecretString::from(t.to_owned()))
 }
 
 fn whop_config(get: &impl Fn(&str) -> Option<String>, secrets: &[SecretString]) -> Result<WhopConfig, ConfigError> {

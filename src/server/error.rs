@@ -111,6 +111,17 @@ impl From<crate::server::service::unmatched::UnmatchedError> for AppError {
     }
 }
 
+impl From<crate::server::service::admin_events::AdminEventsError> for AppError {
+    fn from(e: crate::server::service::admin_events::AdminEventsError) -> Self {
+        use crate::server::service::admin_events::AdminEventsError as E;
+        match e {
+            E::NotFound => AppError::NotFound("Webhook event".into()),
+            E::Invalid(_) => AppError::Invalid(e.to_string()),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::server::service::refunds::RefundRequestError> for AppError {
     fn from(e: crate::server::service::refunds::RefundRequestError) -> Self {
         use crate::server::service::refunds::RefundRequestError as E;

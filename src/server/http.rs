@@ -3,6 +3,7 @@
 pub mod api_v1;
 pub mod client_ip;
 pub mod health;
+pub mod metrics;
 pub mod origin_check;
 pub mod safe_next;
 pub mod session_cookie;

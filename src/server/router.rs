@@ -9,7 +9,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
-use crate::server::http::{api_v1, health, origin_check, transactions_csv, webhooks};
+use crate::server::http::{api_v1, health, metrics, origin_check, transactions_csv, webhooks};
 use crate::server::state::AppState;
 
 pub fn build(state: AppState) -> Router {
@@ -26,6 +26,7 @@ pub fn build(state: AppState) -> Router {
     router
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         .route(
             "/api/webhooks/whop",
             post(webhooks::receive_whop_webhook).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),

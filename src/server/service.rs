@@ -1,11 +1,14 @@
 //! Plain async services: the business rules. They take the store, never a request.
 
+pub mod admin_events;
 pub mod api_keys;
 pub mod auth;
 pub mod checkout;
+pub mod dashboard_metrics;
 pub mod host_users;
 pub mod ledger;
 pub mod low_balance;
+pub mod metrics_math;
 pub mod orders;
 pub mod rate_limit;
 pub mod reconcile;

@@ -31,6 +31,8 @@ pub struct WebSettings {
     pub trust_proxy: bool,
     /// With `trust_proxy`: how many of our proxies append to X-Forwarded-For (0 counts as 1).
     pub trusted_proxy_hops: u8,
+    /// `METRICS_TOKEN`: when set, `GET /metrics` needs it as a bearer token.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl WebSettings {
@@ -40,6 +42,7 @@ impl WebSettings {
             secure_cookies: c.public_url.as_deref().is_some_and(|u| u.starts_with("https://")),
             trust_proxy: c.trust_proxy,
             trusted_proxy_hops: c.trusted_proxy_hops,
+            metrics_token: c.metrics_token.clone(),
         }
     }
 

@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use atlas_credits::model::{Credits, OrderId, UserId};
+use atlas_credits::server::store::admin_event_queries::{AuditFilter, MetricsFacts, WebhookFilter};
+use atlas_credits::server::store::AdminEventQueries;
 use atlas_credits::server::store::{
     ApiKeyRow, AuditEntry, AuditRow, Backend, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey,
     NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow, PlanRow,
@@ -210,6 +212,19 @@ impl ReconcileQueries {
     faulty {
         fn wake_events_for_payment(&self, payment_id: &str, now: DateTime<Utc>) -> Result<u64, StoreError> => WakeEventsForPayment[payment_id];
     }
+}
+}
+
+delegate! {
+impl AdminEventQueries {
+    pass {
+        fn list_webhook_page(&self, f: &WebhookFilter, limit: i64) -> Result<Vec<WebhookEventRow>, StoreError>;
+        fn reopen_webhook_event(&self, id: &str) -> Result<bool, StoreError>;
+        fn count_pending_webhook_events(&self) -> Result<i64, StoreError>;
+        fn list_audit_page(&self, f: &AuditFilter, limit: i64) -> Result<Vec<AuditRow>, StoreError>;
+        fn metrics_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> Result<MetricsFacts, StoreError>;
+    }
+    faulty {}
 }
 }
 

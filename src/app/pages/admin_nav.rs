@@ -31,6 +31,9 @@ pub fn AdminNav(
                     })}
                 </Transition>
             </a>
+            <a href="/admin/webhooks" aria-current=move || current("/admin/webhooks")>"Webhook events"</a>
+            <a href="/admin/audit" aria-current=move || current("/admin/audit")>"Audit log"</a>
+            <a href="/admin/metrics" aria-current=move || current("/admin/metrics")>"Metrics"</a>
         </nav>
     }
 }

@@ -78,7 +78,11 @@ pub async fn receive_whop_webhook(
         payload,
         received_at: chrono::Utc::now(),
     };
-    match state.store.record_webhook_event(&event).await {
+    let recorded = state.store.record_webhook_event(&event).await;
+    if recorded.is_ok() {
+        crate::server::metrics::webhook(crate::server::metrics::WebhookStage::Received, &event.event_type);
+    }
+    match recorded {
         Ok(Recorded::Inserted) => {
             tracing::info!(webhook_id = %event.id, event_type = %event.event_type, "webhook stored");
             apply_now(state.store.clone(), event).await;

@@ -57,6 +57,7 @@ impl Reconcile {
         }
         let result =
             reconcile::run_pass(self.store.as_ref(), &self.whop.client, &self.whop.company_id, None, now).await;
+        crate::server::metrics::reconcile_run(result.is_err());
         // Give the lease back even after a failed pass, so the next interval (here or on
         // another instance) tries again at once rather than after the TTL.
         self.store.release_lease(LEASE, &self.holder).await?;

@@ -120,6 +120,7 @@ pub async fn start_checkout(
         .ok_or(CheckoutError::PlanNotFound)?;
     let price = plan.price_cents.filter(|p| *p > 0).ok_or(CheckoutError::NotForSale)?;
     if !whop_enabled_for(store, memory, Some(&buyer.user.email)).await? {
+        crate::server::metrics::checkout("refused");
         return Err(CheckoutError::WhopDisabled);
     }
     let (order, created) = store
@@ -159,7 +160,7 @@ pub async fn start_checkout(
         }
         _ => return Err(CheckoutError::AlreadyPaid),
     }
-    match open_checkout(store, whop, memory, &order, &plan, buyer.return_base).await {
+    let result = match open_checkout(store, whop, memory, &order, &plan, buyer.return_base).await {
         Ok(url) => Ok(url),
         // An order with a checkout may be paid already: it is never failed for a repeat's error.
         Err(e) if order.whop_checkout_id.is_some() => Err(e),
@@ -183,7 +184,13 @@ pub async fn start_checkout(
             Err(CheckoutError::BadPurchaseUrl(url))
         }
         Err(e) => Err(e),
-    }
+    };
+    crate::server::metrics::checkout(match &result {
+        Ok(_) if created => "created",
+        Ok(_) => "reused",
+        Err(_) => "failed",
+    });
+    result
 }
 
 /// Creates (or, by the same `Idempotency-Key`, gets again) the order's Whop checkout and stores

@@ -313,6 +313,7 @@ async fn settle(
         );
         return Ok((Settled::AlreadySettled, subject));
     }
+    crate::server::metrics::webhook_settled(&settled, event_type);
     match &settled {
         Settled::Processed(outcome) => {
             tracing::info!(

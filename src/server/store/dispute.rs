@@ -65,7 +65,7 @@ macro_rules! dispute_in_tx {
         if d.stage == DisputeStage::Won && release.is_none() && held > 0 {
             wanted.push((release_kind, held));
         }
-        for (kind, amount) in wanted {
+        for &(kind, amount) in &wanted {
             let current = match balance {
                 Some(b) => b,
                 None => {
@@ -128,6 +128,7 @@ macro_rules! dispute_in_tx {
             order
         };
         $tx.commit().await?;
+        wanted.iter().for_each(|(kind, _)| $crate::server::metrics::ledger_post(kind));
         Ok(DisputeOutcome::Applied { order })
     }};
 }

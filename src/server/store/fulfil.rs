@@ -124,6 +124,7 @@ macro_rules! fulfil_in_tx {
             .await
             .map_err(|e| StoreError::from_unique(e, |_| "whop_payment_id".into()))?;
         $tx.commit().await?;
+        $crate::server::metrics::ledger_post(&entry.kind);
         Ok(FulfilOutcome::Credited { order, entry })
     }};
 }

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use chrono::Utc;
 
+use super::admin_event_queries::impl_admin_event_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
@@ -61,6 +62,7 @@ impl_queries!(PgStore);
 impl_order_queries!(PgStore);
 impl_reconcile_queries!(PgStore);
 impl_unmatched_queries!(PgStore);
+impl_admin_event_queries!(PgStore);
 
 #[async_trait]
 impl Store for PgStore {

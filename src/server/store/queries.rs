@@ -573,6 +573,7 @@ macro_rules! post_entry_in_tx {
             .execute(&mut *$tx)
             .await?;
         $tx.commit().await?;
+        $crate::server::metrics::ledger_post(&row.kind);
         Ok(PostOutcome::Applied(row))
     }};
 }

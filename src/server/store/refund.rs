@@ -148,6 +148,9 @@ macro_rules! refund_in_tx {
             .fetch_one(&mut *$tx)
             .await?;
         $tx.commit().await?;
+        if let Some(e) = &entry {
+            $crate::server::metrics::ledger_post(&e.kind);
+        }
         Ok(RefundOutcome::ClawedBack { order, entry })
     }};
 }

@@ -12,6 +12,7 @@ use sqlx::SqlitePool;
 
 use chrono::Utc;
 
+use super::admin_event_queries::impl_admin_event_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
@@ -107,6 +108,7 @@ impl_queries!(SqliteStore);
 impl_order_queries!(SqliteStore);
 impl_reconcile_queries!(SqliteStore);
 impl_unmatched_queries!(SqliteStore);
+impl_admin_event_queries!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -149,6 +149,7 @@ impl Transport {
             format!("{}{}?{}", self.config.base_url, call.path, call.query)
         };
         let headers = self.headers(&call)?;
+        crate::server::metrics::whop_call(call.method.as_str(), &call.path);
         let mut attempt = 1;
         loop {
             let mut req = self.http.request(call.method.clone(), &url).headers(headers.clone());
@@ -181,6 +182,7 @@ impl Transport {
             };
             if !retryable || attempt >= self.config.retry.max_attempts {
                 tracing::warn!(method = %call.method, path = %call.path, attempt, error = %error, "Whop call failed");
+                crate::server::metrics::whop_error(call.method.as_str(), &call.path);
                 return Err(error);
             }
             let delay = retry_after.unwrap_or_else(|| backoff(&self.config.retry, attempt));

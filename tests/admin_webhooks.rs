@@ -163,7 +163,7 @@ async fn bad_replay_input_changes_nothing(db: Db) {
     for (form, want) in [
         (vec![("status", "nope")], 400),
         (vec![("before", "not-a-cursor")], 400),
-        (vec![("type", "a\u{7}b")], 400),
+        (vec![("event_type", "a\u{7}b")], 400),
     ] {
         let (s, body) = call(&b, &app, "admin_list_webhooks", &form).await;
         assert_eq!(s, want, "{form:?}: {body}");
@@ -223,7 +223,7 @@ async fn the_webhook_log_filters_and_pages_newest_first(db: Db) {
     let want: Vec<String> = expected.iter().map(|e| e.1.clone()).collect();
     assert_eq!(ids, want, "newest first, ties by id, no row twice or lost");
 
-    let refunds = list(&b, &app, &[("type", "refund.created")]).await;
+    let refunds = list(&b, &app, &[("event_type", "refund.created")]).await;
     assert_eq!(refunds.items.len(), 20);
     assert!(refunds.items.iter().all(|e| e.event_type == "refund.created"));
     let failed = list(&b, &app, &[("status", "failed")]).await;
@@ -232,7 +232,12 @@ async fn the_webhook_log_filters_and_pages_newest_first(db: Db) {
         (failed.items[0].id.as_str(), failed.items[0].last_error.as_deref()),
         ("msg_000", Some("boom"))
     );
-    let none = list(&b, &app, &[("status", "failed"), ("type", "membership.went_valid")]).await;
+    let none = list(
+        &b,
+        &app,
+        &[("status", "failed"), ("event_type", "membership.went_valid")],
+    )
+    .await;
     assert!(none.items.is_empty());
 }
 

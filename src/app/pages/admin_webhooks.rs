@@ -64,7 +64,7 @@ pub fn AdminWebhooksPage() -> impl IntoView {
                 <select id="wh-status" name="status">
                     {move || STATUSES.iter().map(|(key, label)| {
                         let key = *key;
-                        view! { <option value=key selected=move || (status.get() == key)>{*label}</option> }
+                        view! { <option value=key selected=move || status.get() == key>{*label}</option> }
                     }).collect_view()}
                 </select>
                 <label for="wh-type">"Type"</label>

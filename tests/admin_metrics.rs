@@ -219,6 +219,24 @@ async fn metrics_on_known_data(db: Db) {
             || Utc::now().time() < chrono::NaiveTime::from_hms_opt(0, 3, 0).unwrap()
     );
 
+    // The page draws the revenue chart as an image with its figures, and the same as a table.
+    let page = b
+        .client
+        .get(app.url("/admin/metrics?days=7"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("role=\"img\""), "{html}");
+    assert!(
+        html.contains("Revenue per day: 1 of 7 days with data; highest $40.00 on"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"revenue-chart-table\""), "{html}");
+    assert!(html.contains("50.0%") && html.contains("66.7%"), "{html}");
+
     // The default period is 30 days and holds the same facts.
     let r = b.call(&app, "/api/admin_metrics", &[]).await;
     let m30: MetricsView = serde_json::from_str(&r.text().await.unwrap()).unwrap();

@@ -100,6 +100,29 @@ async fn replaying_a_credited_payment_changes_nothing_and_is_audited(db: Db) {
         "{}",
         d.payload
     );
+
+    // A payload is shown as text: markup in it is escaped, never injected.
+    store
+        .record_webhook_event(&NewWebhookEvent {
+            id: "msg_markup".into(),
+            event_type: "x.unknown".into(),
+            payload: r#"{"type":"x.unknown","data":{"note":"<script>alert(1)</script>"}}"#.into(),
+            received_at: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let page = b
+        .client
+        .get(app.url("/admin/webhooks/msg_markup"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    assert!(!html.contains("<script>alert(1)"), "{html}");
+    assert!(html.contains("id=\"replay\""), "the Replay button is there");
 }
 
 async fn replaying_a_stored_unapplied_payment_credits_it_once(db: Db) {

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod admin;
 pub mod admin_nav;
+pub mod admin_plans;
+pub mod admin_settings;
 pub mod admin_unmatched;
 pub mod credits;
 pub mod forbidden;

@@ -6,11 +6,13 @@ pub mod dispute;
 mod error;
 pub mod fulfil;
 pub mod order_queries;
+pub mod plan_queries;
 mod postgres;
 mod queries;
 pub mod reconcile_queries;
 pub mod refund;
 mod rows;
+pub mod settings_queries;
 mod sql;
 mod sqlite;
 pub mod unmatched_queries;
@@ -21,9 +23,11 @@ use async_trait::async_trait;
 
 pub use error::StoreError;
 pub use order_queries::OrderQueries;
+pub use plan_queries::{PlanFields, PlanQueries};
 pub use postgres::PgStore;
 pub use queries::Queries;
 pub use reconcile_queries::ReconcileQueries;
+pub use settings_queries::SettingsQueries;
 pub use rows::{
     ApiKeyRow, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey, NewEntry, NewOrder,
     NewSimDelivery, NewUser, OrderRow, PlanRow, PostOutcome, RefundApplication, RefundOutcome, SimDeliveryRow,
@@ -64,7 +68,9 @@ impl Backend {
 #[async_trait]
 /// Everything the app asks of its database. `Queries` holds the methods whose SQL is shared by
 /// both backends; the ones here differ per backend.
-pub trait Store: Queries + OrderQueries + UnmatchedQueries + ReconcileQueries + Send + Sync + 'static {
+pub trait Store:
+    Queries + OrderQueries + UnmatchedQueries + ReconcileQueries + PlanQueries + SettingsQueries + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies every pending migration of this backend's folder.

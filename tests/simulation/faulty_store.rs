@@ -14,7 +14,7 @@ use atlas_credits::model::{Credits, OrderId, UserId};
 use atlas_credits::server::store::{
     ApiKeyRow, AuditEntry, AuditRow, Backend, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey,
     NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow, PlanRow,
-    PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
+    PlanFields, PlanQueries, PostOutcome, Queries, ReconcileQueries, SettingsQueries, Recorded, RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
     Store, StoreError, TransactionRow, UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow,
 };
 use chrono::{DateTime, Utc};
@@ -210,6 +210,28 @@ impl ReconcileQueries {
     faulty {
         fn wake_events_for_payment(&self, payment_id: &str, now: DateTime<Utc>) -> Result<u64, StoreError> => WakeEventsForPayment[payment_id];
     }
+}
+}
+
+delegate! {
+impl PlanQueries {
+    pass {
+        fn plan_by_name(&self, name: &str) -> Result<Option<PlanRow>, StoreError>;
+        fn insert_plan(&self, f: &PlanFields, sync_status: &str, actor: &str, now: DateTime<Utc>) -> Result<PlanRow, StoreError>;
+        fn update_plan(&self, id: i64, f: &PlanFields, sync_status: &str, actor: &str, action: &str, now: DateTime<Utc>) -> Result<Option<PlanRow>, StoreError>;
+        fn set_plan_sync(&self, id: i64, status: &str, error: Option<&str>, now: DateTime<Utc>) -> Result<PlanRow, StoreError>;
+        fn swap_whop_plan(&self, id: i64, expected: Option<&str>, whop_plan_id: &str, revision: i32, now: DateTime<Utc>) -> Result<PlanRow, StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
+impl SettingsQueries {
+    pass {
+        fn set_setting_audited(&self, key: &str, value: &str, actor: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+    }
+    faulty {}
 }
 }
 

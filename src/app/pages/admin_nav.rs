@@ -31,6 +31,8 @@ pub fn AdminNav(
                     })}
                 </Transition>
             </a>
+            <a href="/admin/plans" aria-current=move || current("/admin/plans")>"Plans"</a>
+            <a href="/admin/settings" aria-current=move || current("/admin/settings")>"Settings"</a>
         </nav>
     }
 }

@@ -35,6 +35,23 @@ pub fn AdminPlansPage() -> impl IntoView {
         create.version().get() + update.version().get() + set_active.version().get() + retry.version().get()
     });
     let plans = Resource::new(move || changes.get(), |_| admin_list_plans());
+    // The table's actions share one result line: the latest one's.
+    let last = RwSignal::new(None::<Result<String, AppError>>);
+    Effect::new(move |_| {
+        if let Some(r) = update.value().get() {
+            last.set(Some(r));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = set_active.value().get() {
+            last.set(Some(r));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(r) = retry.value().get() {
+            last.set(Some(r));
+        }
+    });
 
     view! {
         <Title text="Plans · Admin"/>
@@ -49,9 +66,7 @@ pub fn AdminPlansPage() -> impl IntoView {
                  plan off sale and archives it on Whop; nothing is deleted, and past orders keep the
                  name, credits and price they were bought at."
             </p>
-            {move || outcome("plans-result", update.value().get())}
-            {move || outcome("plans-result", set_active.value().get())}
-            {move || outcome("plans-result", retry.value().get())}
+            {move || outcome("plans-result", last.get())}
             <Transition fallback=|| view! { <Loading label="Loading plans…"/> }>
                 {move || Suspend::new(async move {
                     match plans.await {
@@ -144,39 +159,45 @@ fn PlanRow(
     let retryable = plan.sync_status != "synced" && plan.sync_status != "manual";
     let (name, active) = (plan.name.clone(), plan.active);
     let (edit_id, toggle_id, retry_id) = (id.clone(), id.clone(), id.clone());
+    let toggle_label = format!("{} {}", if active { "Archive" } else { "Restore" }, name);
+    let retry_label = format!("Retry pushing {name} to Whop");
+    let sync_class = format!("tag sync-{}", plan.sync_status);
+    let sync_status = plan.sync_status.clone();
+    let sync_error = plan.sync_error.clone().unwrap_or_default();
+    let credits = crate::model::Credits(plan.credits).to_string();
+    let (price, order, whop_id) = (plan.price_label.clone(), plan.sort_order.to_string(), plan.whop_plan_id.clone());
+    let edit_prefix = format!("edit-{edit_id}");
     view! {
-        <tr data-plan=plan.name.clone() data-sync=plan.sync_status.clone()>
-            <td>{plan.name.clone()}</td>
-            <td class="num">{crate::model::Credits(plan.credits).to_string()}</td>
-            <td class="num">{plan.price_label.clone()}</td>
-            <td class="num">{plan.sort_order.to_string()}</td>
+        <tr data-plan=name.clone() data-sync=sync_status>
+            <td>{name.clone()}</td>
+            <td class="num">{credits}</td>
+            <td class="num">{price}</td>
+            <td class="num">{order}</td>
             <td>{if active { "On sale" } else { "Archived" }}</td>
             <td>
-                <span class=format!("tag sync-{}", plan.sync_status)>{sync_label}</span>
-                {failed.then(|| view! {
-                    <p class="error sync-error">{plan.sync_error.clone().unwrap_or_default()}</p>
-                })}
-                {plan.whop_plan_id.clone().map(|w| view! { <br/><code class="whop-id">{w}</code> })}
+                <span class=sync_class>{sync_label}</span>
+                {failed.then(|| view! { <p class="error sync-error">{sync_error}</p> })}
+                {whop_id.map(|w| view! { <br/><code class="whop-id">{w}</code> })}
             </td>
             <td class="plan-actions">
                 {retryable.then(|| view! {
                     <ActionForm action=retry>
-                        <input type="hidden" name="id" value=retry_id.clone()/>
-                        <button type="submit" class="button small" aria-label=format!("Retry pushing {} to Whop", name)>"Retry"</button>
+                        <input type="hidden" name="id" value=retry_id/>
+                        <button type="submit" class="button small" aria-label=retry_label>"Retry"</button>
                     </ActionForm>
                 })}
                 <ActionForm action=set_active>
                     <input type="hidden" name="id" value=toggle_id/>
                     <input type="hidden" name="active" value=if active { "false" } else { "true" }/>
-                    <button type="submit" class="button small" aria-label=format!("{} {}", if active { "Archive" } else { "Restore" }, plan.name)>
+                    <button type="submit" class="button small" aria-label=toggle_label>
                         {if active { "Archive" } else { "Restore" }}
                     </button>
                 </ActionForm>
                 <details class="action">
                     <summary>"Edit"</summary>
                     <ActionForm action=update attr:class="form">
-                        <input type="hidden" name="id" value=edit_id.clone()/>
-                        <PlanFields prefix=format!("edit-{edit_id}") plan=Some(plan.clone())/>
+                        <input type="hidden" name="id" value=edit_id/>
+                        <PlanFields prefix=edit_prefix plan=Some(plan)/>
                         <button type="submit" class="button primary" disabled=update.pending()>"Save"</button>
                     </ActionForm>
                 </details>

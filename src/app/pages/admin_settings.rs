@@ -81,7 +81,7 @@ fn SettingsForms(
                 <fieldset aria-describedby="switch-help">
                     <legend>"Whop payments"</legend>
                     <label class="check"><input type="radio" name="enabled" value="on" checked=on/>" On"</label>
-                    <label class="check"><input type="radio" name="enabled" value="off" checked=!on/>" Off"</label>
+                    <label class="check"><input type="radio" name="enabled" value="off" checked={!on}/>" Off"</label>
                 </fieldset>
                 <button type="submit" class="button primary" id="switch-save" disabled=switch.pending()>"Save"</button>
             </ActionForm>

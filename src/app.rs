@@ -16,8 +16,8 @@ use crate::api::auth::{get_viewer, LogIn, LogOut, SignUp};
 use crate::model::{AppError, Viewer};
 use pages::{
     account::AccountPage, admin::AdminPage, admin_plans::AdminPlansPage, admin_settings::AdminSettingsPage,
-    admin_unmatched::AdminUnmatchedPage, credits::CreditsPage, home::HomePage,
-    login::LoginPage, not_found::NotFound, payment_status::PaymentStatusPage, signup::SignupPage,
+    admin_unmatched::AdminUnmatchedPage, credits::CreditsPage, home::HomePage, login::LoginPage, not_found::NotFound,
+    payment_status::PaymentStatusPage, signup::SignupPage,
 };
 
 /// The document around the app, rendered on the server only.

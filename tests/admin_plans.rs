@@ -100,7 +100,9 @@ fn unreachable_whop(app: &TestApp) -> WhopSetup {
 }
 
 async fn create_edit_and_archive_push_to_whop(db: Db) {
-    let Some(app) = TestApp::spawn_simulated(db).await else { return };
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
     let (b, root) = admin(&app, "root@example.com").await;
     let actor = format!("admin:{}", root.id);
 
@@ -108,12 +110,20 @@ async fn create_edit_and_archive_push_to_whop(db: Db) {
     assert_eq!(s, 200, "{msg}");
     assert!(msg.as_str().unwrap().contains("created on Whop"), "{msg}");
     let p = plan(&app, "Mega").await;
-    assert_eq!((p.credits_amount, p.price_cents, p.sort_order), (1_000_000, Some(9900), 40));
+    assert_eq!(
+        (p.credits_amount, p.price_cents, p.sort_order),
+        (1_000_000, Some(9900), 40)
+    );
     assert_eq!((p.sync_status.as_str(), p.sync_error.as_deref()), ("synced", None));
     let first = p.whop_plan_id.clone().unwrap();
     let w = sim_plan(&app, &first).await;
     assert_eq!(
-        (w["title"].as_str(), w["initial_price"].as_f64(), w["visibility"].as_str(), w["plan_type"].as_str()),
+        (
+            w["title"].as_str(),
+            w["initial_price"].as_f64(),
+            w["visibility"].as_str(),
+            w["plan_type"].as_str()
+        ),
         (Some("Mega"), Some(99.0), Some("hidden"), Some("one_time"))
     );
 
@@ -136,9 +146,15 @@ async fn create_edit_and_archive_push_to_whop(db: Db) {
     let p = plan(&app, "Mega Pack").await;
     let second = p.whop_plan_id.clone().unwrap();
     assert_ne!(second, first);
-    assert_eq!((p.revision, p.whop_plan_revision, p.sync_status.as_str()), (1, 1, "synced"));
+    assert_eq!(
+        (p.revision, p.whop_plan_revision, p.sync_status.as_str()),
+        (1, 1, "synced")
+    );
     let w = sim_plan(&app, &second).await;
-    assert_eq!((w["initial_price"].as_f64(), w["visibility"].as_str()), (Some(89.5), Some("hidden")));
+    assert_eq!(
+        (w["initial_price"].as_f64(), w["visibility"].as_str()),
+        (Some(89.5), Some("hidden"))
+    );
     assert_eq!(sim_plan(&app, &first).await["visibility"], "archived");
 
     // It is on /credits; archived, it is not, and its Whop plan is archived.
@@ -159,29 +175,56 @@ async fn create_edit_and_archive_push_to_whop(db: Db) {
     // Listed for the admin with its state; every change audited with the admin as actor.
     let (s, list) = call(&b, &app, "admin_list_plans", &[]).await;
     assert_eq!(s, 200);
-    let row = list.as_array().unwrap().iter().find(|p| p["name"] == "Mega Pack").unwrap().clone();
-    assert_eq!((row["sync_status"].as_str(), row["price_input"].as_str()), (Some("synced"), Some("89.50")));
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Mega Pack")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["sync_status"].as_str(), row["price_input"].as_str()),
+        (Some("synced"), Some("89.50"))
+    );
     let subject = format!("plan:{id}");
     assert_eq!(
         audit_actions(&app, &subject).await,
-        ["plan.create", "plan.update", "plan.update", "plan.archive", "plan.restore"]
-            .map(|a| (a.to_string(), actor.clone()))
+        [
+            "plan.create",
+            "plan.update",
+            "plan.update",
+            "plan.archive",
+            "plan.restore"
+        ]
+        .map(|a| (a.to_string(), actor.clone()))
     );
     let audit = app.db.store.list_audit(100).await.unwrap();
-    let price_change = audit.iter().filter(|a| a.subject == subject && a.action == "plan.update").max_by_key(|a| a.id).unwrap();
+    let price_change = audit
+        .iter()
+        .filter(|a| a.subject == subject && a.action == "plan.update")
+        .max_by_key(|a| a.id)
+        .unwrap();
     let before: Value = serde_json::from_str(price_change.before_value.as_deref().unwrap()).unwrap();
     let after: Value = serde_json::from_str(price_change.after_value.as_deref().unwrap()).unwrap();
-    assert_eq!((before["price_cents"].as_i64(), after["price_cents"].as_i64()), (Some(9900), Some(8950)));
+    assert_eq!(
+        (before["price_cents"].as_i64(), after["price_cents"].as_i64()),
+        (Some(9900), Some(8950))
+    );
 }
 
 async fn custom_price_plans_stay_off_whop(db: Db) {
-    let Some(app) = TestApp::spawn_simulated(db).await else { return };
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
     let (b, _) = admin(&app, "root@example.com").await;
     let before = sim_plans(&app).await.len();
     let (s, msg) = call(&b, &app, "admin_create_plan", &form("Bespoke", "500000", "custom")).await;
     assert_eq!(s, 200, "{msg}");
     let p = plan(&app, "Bespoke").await;
-    assert_eq!((p.price_cents, p.sync_status.as_str(), p.whop_plan_id.as_deref()), (None, "manual", None));
+    assert_eq!(
+        (p.price_cents, p.sync_status.as_str(), p.whop_plan_id.as_deref()),
+        (None, "manual", None)
+    );
     assert_eq!(sim_plans(&app).await.len(), before, "nothing made on Whop");
 
     // A priced plan turned custom: its Whop plan is archived and it is sold by request only.
@@ -198,7 +241,9 @@ async fn custom_price_plans_stay_off_whop(db: Db) {
 }
 
 async fn a_failed_push_keeps_the_change_and_retry_fixes_it(db: Db) {
-    let Some(app) = TestApp::spawn_simulated(db).await else { return };
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
     let (b, root) = admin(&app, "root@example.com").await;
     let store = app.db.store.as_ref();
     let broken = unreachable_whop(&app);
@@ -213,12 +258,27 @@ async fn a_failed_push_keeps_the_change_and_retry_fixes_it(db: Db) {
     let saved = plans::create(store, &broken, &locks, &root, &input).await.unwrap();
     assert!(saved.whop.is_err(), "{:?}", saved.whop);
     let p = plan(&app, "Flaky").await;
-    assert_eq!((p.sync_status.as_str(), p.credits_amount, p.whop_plan_id.as_deref()), ("failed", 777, None));
-    assert!(p.sync_error.as_deref().is_some_and(|e| e.contains("could not be reached")), "{:?}", p.sync_error);
+    assert_eq!(
+        (p.sync_status.as_str(), p.credits_amount, p.whop_plan_id.as_deref()),
+        ("failed", 777, None)
+    );
+    assert!(
+        p.sync_error
+            .as_deref()
+            .is_some_and(|e| e.contains("could not be reached")),
+        "{:?}",
+        p.sync_error
+    );
 
     // The admin sees it failed, with the message, and retries against the working Whop.
     let (_, list) = call(&b, &app, "admin_list_plans", &[]).await;
-    let row = list.as_array().unwrap().iter().find(|p| p["name"] == "Flaky").unwrap().clone();
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Flaky")
+        .unwrap()
+        .clone();
     assert_eq!(row["sync_status"], "failed");
     assert!(row["sync_error"].as_str().is_some());
     let (s, msg) = call(&b, &app, "admin_retry_plan_sync", &[("id", &p.id.to_string())]).await;
@@ -241,7 +301,10 @@ async fn a_failed_push_keeps_the_change_and_retry_fixes_it(db: Db) {
     let saved = plans::edit(store, &broken, &locks, &root, p.id, &edit).await.unwrap();
     assert!(saved.whop.is_err());
     let failed = plan(&app, "Flaky").await;
-    assert_eq!((failed.sync_status.as_str(), failed.price_cents, failed.revision), ("failed", Some(400), 1));
+    assert_eq!(
+        (failed.sync_status.as_str(), failed.price_cents, failed.revision),
+        ("failed", Some(400), 1)
+    );
     let buyer = Browser::sign_up(&app, "buyer@example.com").await;
     let (s, url) = call(
         &buyer,
@@ -253,7 +316,10 @@ async fn a_failed_push_keeps_the_change_and_retry_fixes_it(db: Db) {
     assert_eq!(s, 200, "{url}");
     let p = plan(&app, "Flaky").await;
     assert_eq!((p.sync_status.as_str(), p.whop_plan_revision), ("synced", 1));
-    assert_eq!(sim_plan(&app, p.whop_plan_id.as_deref().unwrap()).await["initial_price"].as_f64(), Some(4.0));
+    assert_eq!(
+        sim_plan(&app, p.whop_plan_id.as_deref().unwrap()).await["initial_price"].as_f64(),
+        Some(4.0)
+    );
 }
 
 async fn a_whop_that_refuses_connections_marks_the_plan_failed(db: Db) {
@@ -268,11 +334,17 @@ async fn a_whop_that_refuses_connections_marks_the_plan_failed(db: Db) {
     assert!(p.sync_error.is_some());
     let (s, _) = call(&b, &app, "admin_retry_plan_sync", &[("id", &p.id.to_string())]).await;
     assert_eq!(s, 200);
-    assert_eq!(plan(&app, "Offline").await.sync_status, "failed", "still failing, still kept");
+    assert_eq!(
+        plan(&app, "Offline").await.sync_status,
+        "failed",
+        "still failing, still kept"
+    );
 }
 
 async fn editing_a_plan_never_changes_past_orders(db: Db) {
-    let Some(app) = TestApp::spawn_simulated(db).await else { return };
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
     let (b, _) = admin(&app, "root@example.com").await;
     let buyer = Browser::sign_up(&app, "buyer@example.com").await;
     let starter = plan(&app, "Starter").await;
@@ -300,14 +372,22 @@ async fn editing_a_plan_never_changes_past_orders(db: Db) {
     let after = store.list_user_orders(u.user_id(), 10).await.unwrap();
     assert_eq!(after, before, "the order keeps what it copied");
     let o = &after[0];
-    assert_eq!((o.plan_name.as_str(), o.credits_amount, o.price_cents), ("Starter", 5000, 750));
+    assert_eq!(
+        (o.plan_name.as_str(), o.credits_amount, o.price_cents),
+        ("Starter", 5000, 750)
+    );
     // Its checkout's Whop plan still charges the old price (archived, not changed).
     let w = sim_plan(&app, o.whop_plan_id.as_deref().unwrap()).await;
-    assert_eq!((w["initial_price"].as_f64(), w["visibility"].as_str()), (Some(7.5), Some("archived")));
+    assert_eq!(
+        (w["initial_price"].as_f64(), w["visibility"].as_str()),
+        (Some(7.5), Some("archived"))
+    );
 }
 
 async fn bad_input_changes_nothing(db: Db) {
-    let Some(app) = TestApp::spawn_simulated(db).await else { return };
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
     let (b, _) = admin(&app, "root@example.com").await;
     let store = app.db.store.as_ref();
     let plans_before = store.list_plans(true).await.unwrap();
@@ -328,11 +408,23 @@ async fn bad_input_changes_nothing(db: Db) {
         (form("Rich", "10", "100000.01"), 400),
         (form("Words", "10", "ten"), 400),
         (
-            vec![("name", "Yen"), ("credits", "10"), ("price", "1"), ("currency", "jpy"), ("sort_order", "0")],
+            vec![
+                ("name", "Yen"),
+                ("credits", "10"),
+                ("price", "1"),
+                ("currency", "jpy"),
+                ("sort_order", "0"),
+            ],
             400,
         ),
         (
-            vec![("name", "Far"), ("credits", "10"), ("price", "1"), ("currency", "usd"), ("sort_order", "99999999999")],
+            vec![
+                ("name", "Far"),
+                ("credits", "10"),
+                ("price", "1"),
+                ("currency", "usd"),
+                ("sort_order", "99999999999"),
+            ],
             400,
         ),
         // Names are unique ignoring case.
@@ -365,11 +457,15 @@ async fn bad_input_changes_nothing(db: Db) {
 }
 
 async fn sync_plans_twice_changes_nothing_the_second_time(db: Db) {
-    let Some(app) = TestApp::spawn_simulated(db).await else { return };
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
     let store = app.db.store.as_ref();
     let locks = KeyedLocks::default();
     let actions = |r: &[plan_sync::PlanReport]| -> Vec<(String, SyncAction)> {
-        r.iter().map(|p| (p.name.clone(), *p.outcome.as_ref().unwrap())).collect()
+        r.iter()
+            .map(|p| (p.name.clone(), *p.outcome.as_ref().unwrap()))
+            .collect()
     };
 
     let first = plan_sync::sync_all(store, &app.state.whop, &locks).await.unwrap();
@@ -401,15 +497,23 @@ async fn sync_plans_twice_changes_nothing_the_second_time(db: Db) {
         .unwrap();
     let third = plan_sync::sync_all(store, &app.state.whop, &locks).await.unwrap();
     assert!(actions(&third).contains(&("Pro".to_string(), SyncAction::Archived)));
-    assert_eq!(sim_plan(&app, pro.whop_plan_id.as_deref().unwrap()).await["visibility"], "archived");
+    assert_eq!(
+        sim_plan(&app, pro.whop_plan_id.as_deref().unwrap()).await["visibility"],
+        "archived"
+    );
     let whop_now = sim_plans(&app).await;
     let fourth = plan_sync::sync_all(store, &app.state.whop, &locks).await.unwrap();
-    assert!(fourth.iter().all(|r| !r.outcome.as_ref().unwrap().changed_whop()), "{fourth:?}");
+    assert!(
+        fourth.iter().all(|r| !r.outcome.as_ref().unwrap().changed_whop()),
+        "{fourth:?}"
+    );
     assert_eq!(sim_plans(&app).await, whop_now);
 }
 
 async fn the_sync_plans_command_asks_the_running_servers_simulator(db: Db) {
-    let Some(app) = TestApp::spawn_simulated(db).await else { return };
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
     let app = Arc::new(app);
     let run = || {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_atlas-credits"));
@@ -417,7 +521,10 @@ async fn the_sync_plans_command_asks_the_running_servers_simulator(db: Db) {
             .env("DATABASE_URL", &app.db.url)
             .env("WHOP_MODE", "simulated")
             .env("PUBLIC_URL", &app.base)
-            .env("LEPTOS_CONFIG_FILE", concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"))
+            .env(
+                "LEPTOS_CONFIG_FILE",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml"),
+            )
             .env_remove("WHOP_API_KEY")
             .env_remove("WHOP_SIM_API_KEY")
             .env_remove("RUST_LOG");
@@ -426,9 +533,20 @@ async fn the_sync_plans_command_asks_the_running_servers_simulator(db: Db) {
     };
     let out = run().await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(stdout.lines().filter(|l| l.starts_with("plan #")).count(), 3, "{stdout}");
-    assert!(stdout.contains("\"Starter\"") && stdout.contains("created on Whop"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.starts_with("plan #")).count(),
+        3,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"Starter\"") && stdout.contains("created on Whop"),
+        "{stdout}"
+    );
     assert!(stdout.contains("2 plans changed on Whop"), "{stdout}");
     assert!(stdout.contains(&app.base), "names the Whop it asked: {stdout}");
     let whop_before = sim_plans(&app).await;

@@ -56,7 +56,9 @@ async fn settings_audit(app: &TestApp) -> Vec<(String, Option<Value>, Option<Val
 }
 
 async fn the_switch_and_the_beta_list_change_what_credits_offers(db: Db) {
-    let Some(app) = TestApp::spawn_simulated(db).await else { return };
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
     let (root, admin_row) = admin(&app, "root@example.com").await;
     let ann = Browser::sign_up(&app, "ann@example.com").await;
     let bob = Browser::sign_up(&app, "bob@example.com").await;
@@ -66,7 +68,15 @@ async fn the_switch_and_the_beta_list_change_what_credits_offers(db: Db) {
     let (s, msg) = call(&root, &app, "admin_set_whop_enabled", &[("enabled", "off")]).await;
     assert_eq!(s, 200, "{msg}");
     assert!(!whop_offered(&ann, &app).await, "off: the request flow only");
-    let starter = app.db.store.plan_by_name("Starter").await.unwrap().unwrap().id.to_string();
+    let starter = app
+        .db
+        .store
+        .plan_by_name("Starter")
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .to_string();
     let (s, body) = call(
         &ann,
         &app,
@@ -83,7 +93,13 @@ async fn the_switch_and_the_beta_list_change_what_credits_offers(db: Db) {
     assert!(whop_offered(&ann, &app).await);
 
     // Only listed users see Buy (any case, any separator); signed-out visitors do not.
-    let (s, msg) = call(&root, &app, "admin_set_whop_beta", &[("emails", " ANN@example.com\n\nzed@example.com, ann@example.com ")]).await;
+    let (s, msg) = call(
+        &root,
+        &app,
+        "admin_set_whop_beta",
+        &[("emails", " ANN@example.com\n\nzed@example.com, ann@example.com ")],
+    )
+    .await;
     assert_eq!(s, 200, "{msg}");
     assert!(msg.as_str().unwrap().contains("2 listed"), "{msg}");
     assert!(whop_offered(&ann, &app).await);
@@ -102,7 +118,11 @@ async fn the_switch_and_the_beta_list_change_what_credits_offers(db: Db) {
     assert_eq!(
         audit,
         [
-            ("setting:whop_payments_enabled".to_string(), None, Some(json!({ "value": "false" }))),
+            (
+                "setting:whop_payments_enabled".to_string(),
+                None,
+                Some(json!({ "value": "false" }))
+            ),
             (
                 "setting:whop_payments_enabled".to_string(),
                 Some(json!({ "value": "false" })),
@@ -121,11 +141,16 @@ async fn the_switch_and_the_beta_list_change_what_credits_offers(db: Db) {
         ]
     );
     let rows = app.db.store.list_audit(100).await.unwrap();
-    assert!(rows.iter().filter(|a| a.action == "settings.update").all(|a| a.actor == actor));
+    assert!(rows
+        .iter()
+        .filter(|a| a.action == "settings.update")
+        .all(|a| a.actor == actor));
 }
 
 async fn the_threshold_and_the_whop_target(db: Db) {
-    let Some(app) = TestApp::spawn_simulated(db).await else { return };
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
     let (root, _) = admin(&app, "root@example.com").await;
     let (s, view) = call(&root, &app, "admin_get_settings", &[]).await;
     assert_eq!(s, 200, "{view}");
@@ -134,9 +159,18 @@ async fn the_threshold_and_the_whop_target(db: Db) {
         (Some(1000), Some("simulated"))
     );
     assert!(view["whop_api_base"].as_str().unwrap().starts_with(&app.base), "{view}");
-    assert!(!view.to_string().contains("sk_") && !view.to_string().to_lowercase().contains("key\""), "no key: {view}");
+    assert!(
+        !view.to_string().contains("sk_") && !view.to_string().to_lowercase().contains("key\""),
+        "no key: {view}"
+    );
 
-    let (s, msg) = call(&root, &app, "admin_set_low_balance_threshold", &[("threshold", "2,500")]).await;
+    let (s, msg) = call(
+        &root,
+        &app,
+        "admin_set_low_balance_threshold",
+        &[("threshold", "2,500")],
+    )
+    .await;
     assert_eq!(s, 200, "{msg}");
     assert_eq!(
         app.db.store.setting("low_balance_threshold").await.unwrap().as_deref(),
@@ -155,7 +189,9 @@ async fn the_threshold_and_the_whop_target(db: Db) {
 }
 
 async fn bad_settings_change_nothing(db: Db) {
-    let Some(app) = TestApp::spawn_simulated(db).await else { return };
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
     let (root, _) = admin(&app, "root@example.com").await;
     let (_, before) = call(&root, &app, "admin_get_settings", &[]).await;
     let many: Vec<String> = (0..501).map(|i| format!("u{i}@example.com")).collect();
@@ -171,7 +207,11 @@ async fn bad_settings_change_nothing(db: Db) {
         ("admin_set_low_balance_threshold", "threshold", "-5"),
         ("admin_set_low_balance_threshold", "threshold", "1.5"),
         ("admin_set_low_balance_threshold", "threshold", "1000000001"),
-        ("admin_set_low_balance_threshold", "threshold", "99999999999999999999999"),
+        (
+            "admin_set_low_balance_threshold",
+            "threshold",
+            "99999999999999999999999",
+        ),
         ("admin_set_low_balance_threshold", "threshold", ""),
     ];
     for (endpoint, field, value) in cases {

@@ -294,7 +294,11 @@ async fn server_functions(db: Db) {
             no_leak(who, &body);
         }
         let plans_after = w.app.db.store.list_plans(true).await.unwrap().len();
-        assert_eq!(plans_after - plans_before, usize::from(who == Who::Admin), "{who:?} created a plan");
+        assert_eq!(
+            plans_after - plans_before,
+            usize::from(who == Who::Admin),
+            "{who:?} created a plan"
+        );
     }
 
     // Pages follow the same rules (as a browser asks for them).

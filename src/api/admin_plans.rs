@@ -31,7 +31,9 @@ pub async fn admin_list_plans() -> Result<Vec<PlanAdminView>, AppError> {
             active: p.active,
             sync_status: p.sync_status,
             sync_error: p.sync_error,
-            synced_at: p.synced_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            synced_at: p
+                .synced_at
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             whop_plan_id: p.whop_plan_id,
         })
         .collect())
@@ -84,9 +86,16 @@ pub async fn admin_update_plan(
         currency,
         sort_order,
     };
-    let saved = plans::edit(state.store.as_ref(), &state.whop, &state.checkout.locks, &admin, id, &input)
-        .await
-        .map_err(|e| fail(e.into()))?;
+    let saved = plans::edit(
+        state.store.as_ref(),
+        &state.whop,
+        &state.checkout.locks,
+        &admin,
+        id,
+        &input,
+    )
+    .await
+    .map_err(|e| fail(e.into()))?;
     Ok(saved.message("Saved"))
 }
 
@@ -102,9 +111,16 @@ pub async fn admin_set_plan_active(id: i64, active: String) -> Result<String, Ap
         "false" => false,
         _ => return Err(fail(AppError::Invalid("active must be true or false".into()))),
     };
-    let saved = plans::set_active(state.store.as_ref(), &state.whop, &state.checkout.locks, &admin, id, active)
-        .await
-        .map_err(|e| fail(e.into()))?;
+    let saved = plans::set_active(
+        state.store.as_ref(),
+        &state.whop,
+        &state.checkout.locks,
+        &admin,
+        id,
+        active,
+    )
+    .await
+    .map_err(|e| fail(e.into()))?;
     Ok(saved.message(if active { "Restored" } else { "Archived" }))
 }
 

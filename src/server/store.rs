@@ -27,12 +27,12 @@ pub use plan_queries::{PlanFields, PlanQueries};
 pub use postgres::PgStore;
 pub use queries::Queries;
 pub use reconcile_queries::ReconcileQueries;
-pub use settings_queries::SettingsQueries;
 pub use rows::{
     ApiKeyRow, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey, NewEntry, NewOrder,
     NewSimDelivery, NewUser, OrderRow, PlanRow, PostOutcome, RefundApplication, RefundOutcome, SimDeliveryRow,
     SimObjectRow, TransactionRow, UserRow, WebhookEventRow,
 };
+pub use settings_queries::SettingsQueries;
 pub use sqlite::{SqliteStore, SqliteSynchronous};
 pub use unmatched_queries::{
     AuditEntry, AuditRow, NewUnmatchedPayment, UnmatchedKind, UnmatchedPaymentRow, UnmatchedQueries,

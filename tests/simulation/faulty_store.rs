@@ -13,9 +13,10 @@ use async_trait::async_trait;
 use atlas_credits::model::{Credits, OrderId, UserId};
 use atlas_credits::server::store::{
     ApiKeyRow, AuditEntry, AuditRow, Backend, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey,
-    NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow, PlanRow,
-    PlanFields, PlanQueries, PostOutcome, Queries, ReconcileQueries, SettingsQueries, Recorded, RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
-    Store, StoreError, TransactionRow, UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow,
+    NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow,
+    PlanFields, PlanQueries, PlanRow, PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication,
+    RefundOutcome, SettingsQueries, SimDeliveryRow, SimObjectRow, Store, StoreError, TransactionRow,
+    UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow,
 };
 use chrono::{DateTime, Utc};
 

@@ -115,8 +115,7 @@ pub fn AdminPlansPage() -> impl IntoView {
 #[component]
 fn PlanFields(prefix: String, plan: Option<PlanAdminView>) -> impl IntoView {
     let id = |f: &str| format!("{prefix}-{f}");
-    let (name, credits, price, currency, order) =
-        (id("name"), id("credits"), id("price"), id("currency"), id("order"));
+    let (name, credits, price, currency, order) = (id("name"), id("credits"), id("price"), id("currency"), id("order"));
     let current = plan.as_ref().map_or("usd".to_string(), |p| p.currency.clone());
     view! {
         <label for=name.clone()>"Name (shown to buyers, up to 30 characters)"</label>
@@ -165,7 +164,11 @@ fn PlanRow(
     let sync_status = plan.sync_status.clone();
     let sync_error = plan.sync_error.clone().unwrap_or_default();
     let credits = crate::model::Credits(plan.credits).to_string();
-    let (price, order, whop_id) = (plan.price_label.clone(), plan.sort_order.to_string(), plan.whop_plan_id.clone());
+    let (price, order, whop_id) = (
+        plan.price_label.clone(),
+        plan.sort_order.to_string(),
+        plan.whop_plan_id.clone(),
+    );
     let edit_prefix = format!("edit-{edit_id}");
     view! {
         <tr data-plan=name.clone() data-sync=sync_status>

@@ -21,7 +21,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let result = sync_all(store.as_ref(), &whop, &KeyedLocks::default()).await;
     store.close().await;
     let reports = result?;
-    println!("Syncing {} plans with Whop at {}", reports.len(), whop.client.base_url());
+    println!(
+        "Syncing {} plans with Whop at {}",
+        reports.len(),
+        whop.client.base_url()
+    );
     for r in &reports {
         println!("{}", line(r));
     }

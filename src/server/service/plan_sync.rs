@@ -113,7 +113,9 @@ pub async fn sync_plan(
         }
         Err(PlanSyncError::Whop(e)) => {
             tracing::warn!(plan_id = id, error = %e, "pushing the plan to Whop failed");
-            store.set_plan_sync(id, "failed", Some(&whop_message(&e)), Utc::now()).await?;
+            store
+                .set_plan_sync(id, "failed", Some(&whop_message(&e)), Utc::now())
+                .await?;
             Err(PlanSyncError::Whop(e))
         }
         Err(e) => Err(e),
@@ -135,7 +137,11 @@ async fn push(store: &dyn Store, whop: &WhopSetup, plan: PlanRow) -> Result<(Pla
         return Ok((plan, SyncAction::Archived));
     };
     let title: String = plan.plan_name.chars().take(MAX_TITLE_CHARS).collect();
-    if let Some(whop_id) = plan.whop_plan_id.clone().filter(|_| plan.whop_plan_revision == plan.revision) {
+    if let Some(whop_id) = plan
+        .whop_plan_id
+        .clone()
+        .filter(|_| plan.whop_plan_revision == plan.revision)
+    {
         let remote = whop.client.retrieve_plan(&whop_id).await?;
         let update = PlanUpdate {
             title: (remote.title.as_deref() != Some(title.as_str())).then(|| title.clone()),
@@ -151,7 +157,10 @@ async fn push(store: &dyn Store, whop: &WhopSetup, plan: PlanRow) -> Result<(Pla
     }
 
     let plan = ensure_product(store, whop, plan).await?;
-    let product_id = plan.whop_product_id.clone().ok_or(StoreError::NotFound("plan's Whop product"))?;
+    let product_id = plan
+        .whop_product_id
+        .clone()
+        .ok_or(StoreError::NotFound("plan's Whop product"))?;
     let created = whop
         .client
         .create_plan(

@@ -68,7 +68,9 @@ pub fn parse(input: &PlanInput) -> Result<PlanFields, PlanError> {
     let invalid = |m: &str| PlanError::Invalid(m.to_string());
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > MAX_TITLE_CHARS {
-        return Err(invalid("The name must be 1 to 30 characters (Whop's limit on a plan title)."));
+        return Err(invalid(
+            "The name must be 1 to 30 characters (Whop's limit on a plan title).",
+        ));
     }
     refuse_control_chars("The name", name).map_err(PlanError::Invalid)?;
     let credits = parse_whole(&input.credits)
@@ -76,7 +78,11 @@ pub fn parse(input: &PlanInput) -> Result<PlanFields, PlanError> {
         .ok_or_else(|| invalid("Credits must be a whole number from 1 to 1,000,000,000."))?;
     let price_cents = parse_price(&input.price)?;
     let currency = input.currency.trim().to_ascii_lowercase();
-    let currency = if currency.is_empty() { "usd".to_string() } else { currency };
+    let currency = if currency.is_empty() {
+        "usd".to_string()
+    } else {
+        currency
+    };
     if !CURRENCIES.contains(&currency.as_str()) {
         return Err(PlanError::Invalid(format!(
             "The currency must be one of {}.",
@@ -131,7 +137,11 @@ pub fn parse_price(raw: &str) -> Result<Option<i64>, PlanError> {
     {
         return Err(bad());
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
     let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
     let cents = whole * 100 + frac;
     if cents <= 0 || cents > MAX_PRICE_CENTS {
@@ -159,7 +169,10 @@ async fn push(store: &dyn Store, whop: &WhopSetup, locks: &KeyedLocks, plan: Pla
         Err(PlanSyncError::Whop(e)) => {
             let plan = store.plan_by_id(plan.id).await?.ok_or(PlanError::NotFound)?;
             let message = plan.sync_error.clone().unwrap_or_else(|| e.to_string());
-            Ok(Saved { plan, whop: Err(message) })
+            Ok(Saved {
+                plan,
+                whop: Err(message),
+            })
         }
         Err(PlanSyncError::NotFound) => Err(PlanError::NotFound),
         Err(PlanSyncError::Store(e)) => Err(e.into()),
@@ -295,7 +308,19 @@ mod tests {
         assert_eq!(parse_price("Custom").unwrap(), None);
         assert_eq!(parse_price("").unwrap(), None);
         assert_eq!(parse_price("100000").unwrap(), Some(MAX_PRICE_CENTS));
-        for bad in ["0", "0.00", "-1", "1.234", "1e3", "abc", "100000.01", "99999999999999", ".", "1.2.3", "１"] {
+        for bad in [
+            "0",
+            "0.00",
+            "-1",
+            "1.234",
+            "1e3",
+            "abc",
+            "100000.01",
+            "99999999999999",
+            ".",
+            "1.2.3",
+            "１",
+        ] {
             assert!(parse_price(bad).is_err(), "{bad:?}");
         }
     }
@@ -304,7 +329,13 @@ mod tests {
     fn plan_forms() {
         let f = parse(&input(" Mega ", "1,000", "9.99", "USD", "")).unwrap();
         assert_eq!(
-            (f.plan_name.as_str(), f.credits_amount, f.price_cents, f.currency.as_str(), f.sort_order),
+            (
+                f.plan_name.as_str(),
+                f.credits_amount,
+                f.price_cents,
+                f.currency.as_str(),
+                f.sort_order
+            ),
             ("Mega", 1000, Some(999), "usd", 0)
         );
         for bad in [

@@ -90,7 +90,12 @@ pub async fn set_whop_enabled(
 ) -> Result<bool, SettingsError> {
     let on = parse_switch(raw)?;
     store
-        .set_setting_audited(ENABLED_KEY, if on { "true" } else { "false" }, &actor(admin), Utc::now())
+        .set_setting_audited(
+            ENABLED_KEY,
+            if on { "true" } else { "false" },
+            &actor(admin),
+            Utc::now(),
+        )
         .await?;
     memory.gate.clear();
     Ok(on)

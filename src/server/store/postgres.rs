@@ -17,11 +17,11 @@ use super::plan_queries::impl_plan_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
 use super::reconcile_queries::impl_reconcile_queries;
 use super::refund::refund_in_tx;
-use super::settings_queries::impl_settings_queries;
 use super::rows::{
     ApiKeyRow, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery,
     RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
 };
+use super::settings_queries::impl_settings_queries;
 use super::unmatched_queries::impl_unmatched_queries;
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,

@@ -4,6 +4,8 @@
 pub mod account;
 pub mod admin;
 pub mod admin_events;
+pub mod admin_plans;
+pub mod admin_settings;
 pub mod admin_unmatched;
 pub mod auth;
 pub mod credits;

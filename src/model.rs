@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod admin_events;
+mod admin_config;
 mod error;
 mod ledger;
 mod money;
@@ -15,6 +16,7 @@ pub use admin_events::{
     format_secs, format_tenths, AuditPage, AuditView, DayMetrics, MetricsView, WebhookDetail, WebhookEventView,
     WebhookPage,
 };
+pub use admin_config::{PlanAdminView, SettingsView};
 pub use error::AppError;
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};

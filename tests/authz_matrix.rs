@@ -267,11 +267,53 @@ async fn server_functions(db: Db) {
             let expect = match (who, name) {
                 // An admin asking for an event that is not there: 404, nothing written.
                 (Who::Admin, "admin_webhook" | "admin_replay_webhook") => 404,
+        // Plans and settings (the admin's Whop here is a closed port: a save is kept as failed).
+        let plans_before = w.app.db.store.list_plans(true).await.unwrap().len();
+        for (name, form) in [
+            ("admin_list_plans", vec![]),
+            (
+                "admin_create_plan",
+                vec![
+                    ("name", "Authz plan"),
+                    ("credits", "10"),
+                    ("price", "1.00"),
+                    ("currency", "usd"),
+                    ("sort_order", "0"),
+                ],
+            ),
+            (
+                "admin_update_plan",
+                vec![
+                    ("id", "999999"),
+                    ("name", "Nope"),
+                    ("credits", "10"),
+                    ("price", "1.00"),
+                    ("currency", "usd"),
+                    ("sort_order", "0"),
+                ],
+            ),
+            ("admin_set_plan_active", vec![("id", "999999"), ("active", "false")]),
+            ("admin_retry_plan_sync", vec![("id", "999999")]),
+            ("admin_get_settings", vec![]),
+            ("admin_set_whop_enabled", vec![("enabled", "on")]),
+            ("admin_set_whop_beta", vec![("emails", "")]),
+            ("admin_set_low_balance_threshold", vec![("threshold", "1000")]),
+        ] {
+            let (s, body) = w.server_fn(who, name, &form).await;
+            let expect = match (who, name) {
+                // An admin acting on a plan that is not there: 404, nothing written.
+                (Who::Admin, "admin_update_plan" | "admin_set_plan_active" | "admin_retry_plan_sync") => 404,
                 _ => admin_expect,
             };
             assert_eq!(s, expect, "{who:?} {name}: {body}");
             no_leak(who, &body);
         }
+        let plans_after = w.app.db.store.list_plans(true).await.unwrap().len();
+        assert_eq!(
+            plans_after - plans_before,
+            usize::from(who == Who::Admin),
+            "{who:?} created a plan"
+        );
     }
 
     // Pages follow the same rules (as a browser asks for them).
@@ -295,6 +337,12 @@ async fn server_functions(db: Db) {
         (Who::Anonymous, "/admin/metrics", 302),
         (Who::UserA, "/admin/metrics", 403),
         (Who::Admin, "/admin/metrics", 200),
+        (Who::Anonymous, "/admin/plans", 302),
+        (Who::UserA, "/admin/plans", 403),
+        (Who::Admin, "/admin/plans", 200),
+        (Who::Anonymous, "/admin/settings", 302),
+        (Who::UserA, "/admin/settings", 403),
+        (Who::Admin, "/admin/settings", 200),
     ] {
         let r = w
             .request(who, reqwest::Method::GET, path)

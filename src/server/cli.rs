@@ -1,6 +1,8 @@
 //! Command line: `serve` (the default) and `migrate`. Reads `.env`, then the typed config; a bad
 //! value stops here with the variable's name, before anything starts.
 
+mod sync_plans;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +54,10 @@ enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Create or update the Whop plan of every local plan with a price, and archive on Whop the
+    /// plans archived here. A second run changes nothing on Whop and says so. In test mode it
+    /// talks to the running server's simulator, like reconcile.
+    SyncPlans,
 }
 
 pub fn main() -> ExitCode {
@@ -88,6 +94,7 @@ pub fn main() -> ExitCode {
             } => create_admin(config, email, promote_existing).await,
             Command::CreateApiKey { name } => create_api_key(config, name).await,
             Command::Reconcile { since } => reconcile(config, since).await,
+            Command::SyncPlans => sync_plans::run(config).await,
         }
     });
     match result {

@@ -141,3 +141,25 @@ impl From<crate::server::service::refunds::RefundRequestError> for AppError {
         }
     }
 }
+
+impl From<crate::server::service::plans::PlanError> for AppError {
+    fn from(e: crate::server::service::plans::PlanError) -> Self {
+        use crate::server::service::plans::PlanError as E;
+        match e {
+            E::NotFound => AppError::NotFound("Plan".into()),
+            E::Invalid(_) => AppError::Invalid(e.to_string()),
+            E::NameTaken(_) | E::Changed => AppError::Conflict(e.to_string()),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::server::service::settings::SettingsError> for AppError {
+    fn from(e: crate::server::service::settings::SettingsError) -> Self {
+        use crate::server::service::settings::SettingsError as E;
+        match e {
+            E::Invalid(m) => AppError::Invalid(m),
+            E::Store(e) => e.into(),
+        }
+    }
+}

@@ -7,11 +7,13 @@ pub mod dispute;
 mod error;
 pub mod fulfil;
 pub mod order_queries;
+pub mod plan_queries;
 mod postgres;
 mod queries;
 pub mod reconcile_queries;
 pub mod refund;
 mod rows;
+pub mod settings_queries;
 mod sql;
 mod sqlite;
 pub mod unmatched_queries;
@@ -23,6 +25,7 @@ use async_trait::async_trait;
 pub use admin_event_queries::AdminEventQueries;
 pub use error::StoreError;
 pub use order_queries::OrderQueries;
+pub use plan_queries::{PlanFields, PlanQueries};
 pub use postgres::PgStore;
 pub use queries::Queries;
 pub use reconcile_queries::ReconcileQueries;
@@ -31,6 +34,7 @@ pub use rows::{
     NewSimDelivery, NewUser, OrderRow, PlanRow, PostOutcome, RefundApplication, RefundOutcome, SimDeliveryRow,
     SimObjectRow, TransactionRow, UserRow, WebhookEventRow,
 };
+pub use settings_queries::SettingsQueries;
 pub use sqlite::{SqliteStore, SqliteSynchronous};
 pub use unmatched_queries::{
     AuditEntry, AuditRow, NewUnmatchedPayment, UnmatchedKind, UnmatchedPaymentRow, UnmatchedQueries,
@@ -67,7 +71,16 @@ impl Backend {
 /// Everything the app asks of its database. `Queries` holds the methods whose SQL is shared by
 /// both backends; the ones here differ per backend.
 pub trait Store:
-    Queries + OrderQueries + UnmatchedQueries + ReconcileQueries + AdminEventQueries + Send + Sync + 'static
+    Queries
+    + OrderQueries
+    + UnmatchedQueries
+    + ReconcileQueries
+    + AdminEventQueries
+    + PlanQueries
+    + SettingsQueries
+    + Send
+    + Sync
+    + 'static
 {
     fn backend(&self) -> Backend;
 

@@ -15,9 +15,10 @@ use atlas_credits::server::store::admin_event_queries::{AuditFilter, MetricsFact
 use atlas_credits::server::store::AdminEventQueries;
 use atlas_credits::server::store::{
     ApiKeyRow, AuditEntry, AuditRow, Backend, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey,
-    NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow, PlanRow,
-    PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
-    Store, StoreError, TransactionRow, UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow,
+    NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow,
+    PlanFields, PlanQueries, PlanRow, PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication,
+    RefundOutcome, SettingsQueries, SimDeliveryRow, SimObjectRow, Store, StoreError, TransactionRow,
+    UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow,
 };
 use chrono::{DateTime, Utc};
 
@@ -223,6 +224,22 @@ impl AdminEventQueries {
         fn count_pending_webhook_events(&self) -> Result<i64, StoreError>;
         fn list_audit_page(&self, f: &AuditFilter, limit: i64) -> Result<Vec<AuditRow>, StoreError>;
         fn metrics_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> Result<MetricsFacts, StoreError>;
+impl PlanQueries {
+    pass {
+        fn plan_by_name(&self, name: &str) -> Result<Option<PlanRow>, StoreError>;
+        fn insert_plan(&self, f: &PlanFields, sync_status: &str, actor: &str, now: DateTime<Utc>) -> Result<PlanRow, StoreError>;
+        fn update_plan(&self, id: i64, f: &PlanFields, sync_status: &str, actor: &str, action: &str, now: DateTime<Utc>) -> Result<Option<PlanRow>, StoreError>;
+        fn set_plan_sync(&self, id: i64, status: &str, error: Option<&str>, now: DateTime<Utc>) -> Result<PlanRow, StoreError>;
+        fn swap_whop_plan(&self, id: i64, expected: Option<&str>, whop_plan_id: &str, revision: i32, now: DateTime<Utc>) -> Result<PlanRow, StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
+impl SettingsQueries {
+    pass {
+        fn set_setting_audited(&self, key: &str, value: &str, actor: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
     }
     faulty {}
 }

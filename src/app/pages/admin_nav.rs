@@ -34,6 +34,8 @@ pub fn AdminNav(
             <a href="/admin/webhooks" aria-current=move || current("/admin/webhooks")>"Webhook events"</a>
             <a href="/admin/audit" aria-current=move || current("/admin/audit")>"Audit log"</a>
             <a href="/admin/metrics" aria-current=move || current("/admin/metrics")>"Metrics"</a>
+            <a href="/admin/plans" aria-current=move || current("/admin/plans")>"Plans"</a>
+            <a href="/admin/settings" aria-current=move || current("/admin/settings")>"Settings"</a>
         </nav>
     }
 }

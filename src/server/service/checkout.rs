@@ -263,7 +263,7 @@ fn checked_purchase_url(whop: &WhopSetup, url: Option<&str>) -> Option<String> {
 }
 
 /// The message kept on a failed order (shown to its owner): Whop's own words when it gave some.
-fn whop_message(e: &WhopError) -> String {
+pub fn whop_message(e: &WhopError) -> String {
     let m = match e {
         WhopError::Unauthorized { message, .. }
         | WhopError::NotFound { message }

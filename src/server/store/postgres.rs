@@ -14,6 +14,7 @@ use super::admin_event_queries::impl_admin_event_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
+use super::plan_queries::impl_plan_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
 use super::reconcile_queries::impl_reconcile_queries;
 use super::refund::refund_in_tx;
@@ -21,6 +22,7 @@ use super::rows::{
     ApiKeyRow, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery,
     RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
 };
+use super::settings_queries::impl_settings_queries;
 use super::unmatched_queries::impl_unmatched_queries;
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
@@ -63,6 +65,8 @@ impl_order_queries!(PgStore);
 impl_reconcile_queries!(PgStore);
 impl_unmatched_queries!(PgStore);
 impl_admin_event_queries!(PgStore);
+impl_plan_queries!(PgStore);
+impl_settings_queries!(PgStore);
 
 #[async_trait]
 impl Store for PgStore {

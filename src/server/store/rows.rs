@@ -117,6 +117,15 @@ pub struct PlanRow {
     pub sort_order: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// synced, pending, failed or manual (custom price: never on Whop).
+    pub sync_status: String,
+    /// Whop's message when the last push failed.
+    pub sync_error: Option<String>,
+    pub synced_at: Option<DateTime<Utc>>,
+    /// Bumped when the price or currency changes; each revision has its own Whop plan.
+    pub revision: i32,
+    /// The revision `whop_plan_id` was created for.
+    pub whop_plan_revision: i32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]

@@ -30,7 +30,8 @@ pub const TX_PAGE: &str =
      from credit_transactions where user_id = $1 and id < $2 order by id desc limit $3";
 
 pub const PLAN_COLUMNS: &str = "id, plan_name, whop_plan_id, credits_amount, price_cents, currency, active, \
-     whop_product_id, sort_order, created_at, updated_at";
+     whop_product_id, sort_order, created_at, updated_at, sync_status, sync_error, synced_at, revision, \
+     whop_plan_revision";
 
 pub const ORDER_COLUMNS: &str = "id, user_id, plan_name, credits_amount, price_cents, currency, status, \
      payment_method, payment_status, whop_checkout_id, whop_payment_id, whop_plan_id, notes, client_key, \

@@ -16,6 +16,7 @@ use super::admin_event_queries::impl_admin_event_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
+use super::plan_queries::impl_plan_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
 use super::reconcile_queries::impl_reconcile_queries;
 use super::refund::refund_in_tx;
@@ -23,6 +24,7 @@ use super::rows::{
     ApiKeyRow, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey, NewSimDelivery,
     RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
 };
+use super::settings_queries::impl_settings_queries;
 use super::unmatched_queries::impl_unmatched_queries;
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
@@ -109,6 +111,8 @@ impl_order_queries!(SqliteStore);
 impl_reconcile_queries!(SqliteStore);
 impl_unmatched_queries!(SqliteStore);
 impl_admin_event_queries!(SqliteStore);
+impl_plan_queries!(SqliteStore);
+impl_settings_queries!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -73,6 +73,11 @@ impl GateCache {
         self.ttl_ms.store(ttl.as_millis() as u64, Ordering::Relaxed);
     }
 
+    /// Forgets the cached read: the next one asks the store (after an admin's change here).
+    pub fn clear(&self) {
+        *self.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
     pub async fn current(&self, store: &dyn Store) -> Result<Gating, StoreError> {
         let ttl = Duration::from_millis(self.ttl_ms.load(Ordering::Relaxed));
         if let Some((at, g)) = &*self.cached.lock().unwrap_or_else(|e| e.into_inner()) {

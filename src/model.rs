@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod admin_orders;
 mod error;
 mod ledger;
 mod money;
@@ -10,6 +11,7 @@ mod purchase;
 
 pub use account::{AccountView, ApiKeyView, CreatedApiKey, Role, TransactionPage, Viewer};
 pub use admin::{UnmatchedPage, UnmatchedPaymentView};
+pub use admin_orders::{AdminOrderDetail, AdminOrderItem, AdminOrderPage, TimelineEntry};
 pub use error::AppError;
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};

@@ -251,6 +251,40 @@ async fn server_functions(db: Db) {
             assert_eq!(s, expect, "{who:?} {name}: {body}");
             no_leak(who, &body);
         }
+
+        // Orders (none exist here: an admin's actions on order 1 find nothing, 404).
+        for (name, form) in [
+            ("admin_list_orders", vec![]),
+            ("admin_get_order", vec![("id", "1")]),
+            (
+                "admin_approve_order",
+                vec![("id", "1"), ("reason", "x"), ("confirm", "yes")],
+            ),
+            ("admin_reject_order", vec![("id", "1"), ("reason", "x")]),
+            (
+                "admin_refund_order",
+                vec![("id", "1"), ("reason", "x"), ("confirm", "yes")],
+            ),
+            (
+                "admin_adjust_credits",
+                vec![
+                    ("user_id", "999999"),
+                    ("credits", "5"),
+                    ("reason", "x"),
+                    ("key", "authz-matrix-key-0001"),
+                    ("confirm", "yes"),
+                ],
+            ),
+        ] {
+            let (s, body) = w.server_fn(who, name, &form).await;
+            let expect = match (who, name) {
+                (Who::Admin, "admin_list_orders") => 200,
+                (Who::Admin, _) => 404,
+                _ => admin_expect,
+            };
+            assert_eq!(s, expect, "{who:?} {name}: {body}");
+            no_leak(who, &body);
+        }
     }
 
     // Pages follow the same rules (as a browser asks for them).
@@ -263,6 +297,12 @@ async fn server_functions(db: Db) {
         (Who::Anonymous, "/admin/unmatched", 302),
         (Who::UserA, "/admin/unmatched", 403),
         (Who::Admin, "/admin/unmatched", 200),
+        (Who::Anonymous, "/admin/orders", 302),
+        (Who::UserA, "/admin/orders", 403),
+        (Who::Admin, "/admin/orders", 200),
+        (Who::Anonymous, "/admin/orders/1", 302),
+        (Who::UserA, "/admin/orders/1", 403),
+        (Who::Admin, "/admin/orders/1", 404),
     ] {
         let r = w
             .request(who, reqwest::Method::GET, path)

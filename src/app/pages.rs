@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod admin_nav;
+pub mod admin_orders;
 pub mod admin_unmatched;
 pub mod credits;
 pub mod forbidden;

@@ -1,5 +1,6 @@
 //! Plain async services: the business rules. They take the store, never a request.
 
+pub mod admin_orders;
 pub mod api_keys;
 pub mod auth;
 pub mod checkout;

@@ -2,6 +2,7 @@
 //! by the `DATABASE_URL` scheme. Services hold an `Arc<dyn Store>` and never see SQL.
 //! Both implementations run the same contract suite (tests/store_contract.rs).
 
+pub mod admin_order_queries;
 pub mod dispute;
 mod error;
 pub mod fulfil;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use admin_order_queries::AdminOrderQueries;
 pub use error::StoreError;
 pub use order_queries::OrderQueries;
 pub use postgres::PgStore;
@@ -64,7 +66,9 @@ impl Backend {
 #[async_trait]
 /// Everything the app asks of its database. `Queries` holds the methods whose SQL is shared by
 /// both backends; the ones here differ per backend.
-pub trait Store: Queries + OrderQueries + UnmatchedQueries + ReconcileQueries + Send + Sync + 'static {
+pub trait Store:
+    Queries + OrderQueries + UnmatchedQueries + ReconcileQueries + AdminOrderQueries + Send + Sync + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies every pending migration of this backend's folder.

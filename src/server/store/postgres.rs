@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use chrono::Utc;
 
+use super::admin_order_queries::impl_admin_order_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
@@ -61,6 +62,8 @@ impl_queries!(PgStore);
 impl_order_queries!(PgStore);
 impl_reconcile_queries!(PgStore);
 impl_unmatched_queries!(PgStore);
+// The backend's BEGIN and row-lock suffix for the review transactions.
+impl_admin_order_queries!(PgStore, "BEGIN", " for update");
 
 #[async_trait]
 impl Store for PgStore {

@@ -227,6 +227,10 @@ async fn the_list_filters_and_pages_without_gaps_or_repeats(db: Db) {
     assert_eq!(s, 400, "from after to");
     let (s, _) = w.call("admin_list_orders", &[("before", "99999999999999999999")]).await;
     assert_eq!(s, 400, "a cursor beyond i64");
+    for name in ["admin_get_order", "admin_reject_order"] {
+        let (s, _) = w.call(name, &[("id", "abc"), ("reason", "x")]).await;
+        assert_eq!(s, 400, "{name} with a bad id");
+    }
 }
 
 async fn approving_grants_once_and_the_timeline_shows_it(db: Db) {

@@ -17,6 +17,15 @@ fn confirmed(confirm: Option<&str>, what: &str) -> Result<(), AppError> {
     }
 }
 
+/// A number from a form field: a clear 400 when it is not one (an `i64` argument that fails to
+/// deserialize would be answered by the framework with a 500).
+#[cfg(feature = "ssr")]
+fn number(field: &str, text: &str) -> Result<i64, AppError> {
+    text.trim()
+        .parse()
+        .map_err(|_| crate::server::fn_ctx::fail(AppError::Invalid(format!("{field} must be a whole number."))))
+}
+
 /// One page of orders, newest first, below `before`. Filters: `payment_status`, `status` (review),
 /// `method` (manual, whop), `email` (the account's, exact), `from` and `to` (days, UTC).
 #[server(endpoint = "admin_list_orders")]
@@ -27,12 +36,16 @@ pub async fn admin_list_orders(
     email: Option<String>,
     from: Option<String>,
     to: Option<String>,
-    before: Option<i64>,
+    before: Option<String>,
 ) -> Result<AdminOrderPage, AppError> {
     use crate::server::fn_ctx::{fail, require_admin};
     use crate::server::service::admin_orders::{self, ListQuery};
 
     let (state, _) = require_admin().await?;
+    let before = match before.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        Some(b) => Some(number("The page cursor", b)?),
+        None => None,
+    };
     let q = ListQuery {
         payment_status,
         status,
@@ -48,11 +61,12 @@ pub async fn admin_list_orders(
 
 /// The order's facts and timeline.
 #[server(endpoint = "admin_get_order")]
-pub async fn admin_get_order(id: i64) -> Result<AdminOrderDetail, AppError> {
+pub async fn admin_get_order(id: String) -> Result<AdminOrderDetail, AppError> {
     use crate::server::fn_ctx::{fail, require_admin};
     use crate::server::service::admin_orders;
 
     let (state, _) = require_admin().await?;
+    let id = number("The order id", &id)?;
     admin_orders::detail(state.store.as_ref(), id)
         .await
         .map_err(|e| fail(e.into()))
@@ -62,7 +76,7 @@ pub async fn admin_get_order(id: i64) -> Result<AdminOrderDetail, AppError> {
 /// custom-priced order.
 #[server(endpoint = "admin_approve_order")]
 pub async fn admin_approve_order(
-    id: i64,
+    id: String,
     price: Option<String>,
     reason: String,
     confirm: Option<String>,
@@ -71,6 +85,7 @@ pub async fn admin_approve_order(
     use crate::server::service::admin_orders;
 
     let (state, admin) = require_admin().await?;
+    let id = number("The order id", &id)?;
     confirmed(confirm.as_deref(), "the credits")?;
     let order = admin_orders::approve(state.store.as_ref(), &admin, id, price.as_deref(), &reason)
         .await
@@ -89,11 +104,12 @@ pub async fn admin_approve_order(
 
 /// Rejects pending manual order `id`; its owner sees `reason`.
 #[server(endpoint = "admin_reject_order")]
-pub async fn admin_reject_order(id: i64, reason: String) -> Result<String, AppError> {
+pub async fn admin_reject_order(id: String, reason: String) -> Result<String, AppError> {
     use crate::server::fn_ctx::{fail, require_admin};
     use crate::server::service::admin_orders;
 
     let (state, admin) = require_admin().await?;
+    let id = number("The order id", &id)?;
     let order = admin_orders::reject(state.store.as_ref(), &admin, id, &reason)
         .await
         .map_err(|e| fail(e.into()))?;
@@ -103,7 +119,7 @@ pub async fn admin_reject_order(id: i64, reason: String) -> Result<String, AppEr
 /// Asks Whop to refund Whop order `id`: `amount` in dollars, empty for all that is left.
 #[server(endpoint = "admin_refund_order")]
 pub async fn admin_refund_order(
-    id: i64,
+    id: String,
     amount: Option<String>,
     reason: String,
     confirm: Option<String>,
@@ -112,6 +128,7 @@ pub async fn admin_refund_order(
     use crate::server::service::admin_orders;
 
     let (state, admin) = require_admin().await?;
+    let id = number("The order id", &id)?;
     confirmed(confirm.as_deref(), "the refund")?;
     admin_orders::refund(
         state.store.as_ref(),
@@ -130,7 +147,7 @@ pub async fn admin_refund_order(
 #[server(endpoint = "admin_adjust_credits")]
 pub async fn admin_adjust_credits(
     email: Option<String>,
-    user_id: Option<i64>,
+    user_id: Option<String>,
     credits: String,
     reason: String,
     key: String,
@@ -142,7 +159,7 @@ pub async fn admin_adjust_credits(
     let (state, admin) = require_admin().await?;
     confirmed(confirm.as_deref(), "the adjustment")?;
     let target = match (email, user_id) {
-        (_, Some(id)) => AdjustTarget::User(id),
+        (_, Some(id)) => AdjustTarget::User(number("The user id", &id)?),
         (Some(e), None) => AdjustTarget::Email(e),
         (None, None) => return Err(fail(AppError::Invalid("Enter the account's email.".into()))),
     };

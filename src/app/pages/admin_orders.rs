@@ -33,7 +33,7 @@ pub fn AdminOrdersPage() -> impl IntoView {
     let query = use_query_map();
     let get = move |k: &str| query.read().get(k).unwrap_or_default();
     let filters = Memo::new(move |_| KEYS.map(|k| get(k)));
-    let before = Memo::new(move |_| query.read().get("before").and_then(|b| b.trim().parse::<i64>().ok()));
+    let before = Memo::new(move |_| query.read().get("before").filter(|b| !b.trim().is_empty()));
     let page = Resource::new(
         move || (filters.get(), before.get()),
         |(f, before)| {

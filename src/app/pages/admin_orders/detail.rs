@@ -33,19 +33,11 @@ pub fn AdminOrderPage() -> impl IntoView {
     let adjust = ServerAction::<AdminAdjustCredits>::new();
     let key_base = Resource::new(|| (), |_| async { client_key::new_base() });
     let params = use_params_map();
-    let id = Memo::new(move |_| params.read().get("id").and_then(|v| v.trim().parse::<i64>().ok()));
+    let id = Memo::new(move |_| params.read().get("id").unwrap_or_default());
     let changes = Signal::derive(move || {
         approve.version().get() + reject.version().get() + refund.version().get() + adjust.version().get()
     });
-    let order = Resource::new(
-        move || (id.get(), changes.get()),
-        |(id, _)| async move {
-            match id {
-                Some(id) => admin_get_order(id).await,
-                None => Err(AppError::NotFound("Order".into())),
-            }
-        },
-    );
+    let order = Resource::new(move || (id.get(), changes.get()), |(id, _)| admin_get_order(id));
     let actions = Actions {
         approve,
         reject,
@@ -68,7 +60,7 @@ pub fn AdminOrderPage() -> impl IntoView {
                 let key_base = key_base.await;
                 match result {
                     Err(AppError::Unauthorized) => {
-                        let next = format!("/login?next=/admin/orders/{}", id.get_untracked().unwrap_or_default());
+                        let next = format!("/login?next=/admin/orders/{}", super::urlencode(&id.get_untracked()));
                         view! { <Redirect path=next/> }.into_any()
                     }
                     Err(AppError::Forbidden) => view! { <Forbidden/> }.into_any(),

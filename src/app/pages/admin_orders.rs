@@ -32,7 +32,7 @@ pub fn AdminOrdersPage() -> impl IntoView {
     let key_base = Resource::new(|| (), |_| async { client_key::new_base() });
     let query = use_query_map();
     let get = move |k: &str| query.read().get(k).unwrap_or_default();
-    let filters = Memo::new(move |_| KEYS.map(|k| get(k)));
+    let filters = Memo::new(move |_| KEYS.map(get));
     let before = Memo::new(move |_| query.read().get("before").filter(|b| !b.trim().is_empty()));
     let page = Resource::new(
         move || (filters.get(), before.get()),

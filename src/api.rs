@@ -6,6 +6,7 @@ pub mod admin;
 pub mod admin_events;
 pub mod admin_plans;
 pub mod admin_settings;
+pub mod admin_orders;
 pub mod admin_unmatched;
 pub mod auth;
 pub mod credits;

@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod admin_events;
 mod admin_config;
+mod admin_orders;
 mod error;
 mod ledger;
 mod money;
@@ -17,6 +18,7 @@ pub use admin_events::{
     WebhookPage,
 };
 pub use admin_config::{PlanAdminView, SettingsView};
+pub use admin_orders::{AdminOrderDetail, AdminOrderItem, AdminOrderPage, TimelineEntry};
 pub use error::AppError;
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};

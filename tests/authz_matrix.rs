@@ -303,6 +303,34 @@ async fn server_functions(db: Db) {
             let expect = match (who, name) {
                 // An admin acting on a plan that is not there: 404, nothing written.
                 (Who::Admin, "admin_update_plan" | "admin_set_plan_active" | "admin_retry_plan_sync") => 404,
+        // Orders (none exist here: an admin's actions on order 1 find nothing, 404).
+        for (name, form) in [
+            ("admin_list_orders", vec![]),
+            ("admin_get_order", vec![("id", "1")]),
+            (
+                "admin_approve_order",
+                vec![("id", "1"), ("reason", "x"), ("confirm", "yes")],
+            ),
+            ("admin_reject_order", vec![("id", "1"), ("reason", "x")]),
+            (
+                "admin_refund_order",
+                vec![("id", "1"), ("reason", "x"), ("confirm", "yes")],
+            ),
+            (
+                "admin_adjust_credits",
+                vec![
+                    ("user_id", "999999"),
+                    ("credits", "5"),
+                    ("reason", "x"),
+                    ("key", "authz-matrix-key-0001"),
+                    ("confirm", "yes"),
+                ],
+            ),
+        ] {
+            let (s, body) = w.server_fn(who, name, &form).await;
+            let expect = match (who, name) {
+                (Who::Admin, "admin_list_orders") => 200,
+                (Who::Admin, _) => 404,
                 _ => admin_expect,
             };
             assert_eq!(s, expect, "{who:?} {name}: {body}");
@@ -343,6 +371,12 @@ async fn server_functions(db: Db) {
         (Who::Anonymous, "/admin/settings", 302),
         (Who::UserA, "/admin/settings", 403),
         (Who::Admin, "/admin/settings", 200),
+        (Who::Anonymous, "/admin/orders", 302),
+        (Who::UserA, "/admin/orders", 403),
+        (Who::Admin, "/admin/orders", 200),
+        (Who::Anonymous, "/admin/orders/1", 302),
+        (Who::UserA, "/admin/orders/1", 403),
+        (Who::Admin, "/admin/orders/1", 404),
     ] {
         let r = w
             .request(who, reqwest::Method::GET, path)

@@ -80,6 +80,9 @@ fn placeholder_order() -> atlas_credits::server::store::OrderRow {
         updated_at: now,
         paid_at: None,
         credited_at: None,
+        review_note: None,
+        reviewed_by: None,
+        reviewed_at: None,
     }
 }
 

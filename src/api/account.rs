@@ -5,17 +5,32 @@ use leptos::prelude::*;
 use crate::model::{AccountView, AppError, TransactionPage};
 
 pub const HISTORY_PAGE_SIZE: i64 = 20;
+/// How many of the user's manual requests the account page shows.
+pub const RECENT_REQUESTS: i64 = 10;
 
 #[server(endpoint = "get_account")]
 pub async fn get_account() -> Result<AccountView, AppError> {
     use crate::model::Role;
-    use crate::server::fn_ctx::require_user;
+    use crate::server::fn_ctx::{fail, require_user};
+    use crate::server::service::orders;
+    use crate::server::store::admin_order_queries::OrderFilter;
 
-    let (_, user) = require_user().await?;
+    let (state, user) = require_user().await?;
+    let mine = OrderFilter {
+        method: Some("manual".into()),
+        user_id: Some(user.user_id()),
+        ..OrderFilter::default()
+    };
+    let requests = state
+        .store
+        .list_orders(&mine, None, RECENT_REQUESTS)
+        .await
+        .map_err(|e| fail(e.into()))?;
     Ok(AccountView {
         email: user.email.clone(),
         role: Role::parse(&user.role),
         balance: user.balance(),
+        requests: requests.iter().map(|r| orders::view(&r.order)).collect(),
     })
 }
 

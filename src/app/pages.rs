@@ -8,6 +8,7 @@ pub mod admin_metrics;
 pub mod admin_nav;
 pub mod admin_plans;
 pub mod admin_settings;
+pub mod admin_orders;
 pub mod admin_unmatched;
 pub mod admin_webhooks;
 pub mod credits;

@@ -33,6 +33,10 @@ pub struct AccountView {
     pub email: String,
     pub role: Role,
     pub balance: Credits,
+    /// The user's recent manual requests (pending, approved, or rejected with the admin's
+    /// reason), newest first.
+    #[serde(default)]
+    pub requests: Vec<super::OrderView>,
 }
 
 impl AccountView {

@@ -43,7 +43,9 @@ pub enum OrderState {
     AwaitingAdmin,
     /// Paid, but held for an admin (e.g. the amount did not match): not credited yet.
     Held,
-    /// Refunded, disputed, approved, rejected or cancelled: shown by its label.
+    /// A manual request an admin turned down; `reason` is the admin's note to the user.
+    Rejected { reason: Option<String> },
+    /// Refunded, disputed, approved or cancelled: shown by its label.
     Other { label: String },
 }
 

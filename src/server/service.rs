@@ -1,6 +1,7 @@
 //! Plain async services: the business rules. They take the store, never a request.
 
 pub mod admin_events;
+pub mod admin_orders;
 pub mod api_keys;
 pub mod auth;
 pub mod checkout;

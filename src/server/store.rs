@@ -3,6 +3,7 @@
 //! Both implementations run the same contract suite (tests/store_contract.rs).
 
 pub mod admin_event_queries;
+pub mod admin_order_queries;
 pub mod dispute;
 mod error;
 pub mod fulfil;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use admin_event_queries::AdminEventQueries;
+pub use admin_order_queries::AdminOrderQueries;
 pub use error::StoreError;
 pub use order_queries::OrderQueries;
 pub use plan_queries::{PlanFields, PlanQueries};
@@ -78,6 +80,7 @@ pub trait Store:
     + AdminEventQueries
     + PlanQueries
     + SettingsQueries
+    + AdminOrderQueries
     + Send
     + Sync
     + 'static

@@ -13,6 +13,9 @@ use async_trait::async_trait;
 use atlas_credits::model::{Credits, OrderId, UserId};
 use atlas_credits::server::store::admin_event_queries::{AuditFilter, MetricsFacts, WebhookFilter};
 use atlas_credits::server::store::AdminEventQueries;
+use atlas_credits::server::store::admin_order_queries::{
+    AdminOrderQueries, AdminOrderRow, OrderFilter, OrderRefundRow, Review, ReviewOutcome,
+};
 use atlas_credits::server::store::{
     ApiKeyRow, AuditEntry, AuditRow, Backend, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey,
     NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow,
@@ -240,6 +243,17 @@ delegate! {
 impl SettingsQueries {
     pass {
         fn set_setting_audited(&self, key: &str, value: &str, actor: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+impl AdminOrderQueries {
+    pass {
+        fn list_orders(&self, filter: &OrderFilter, before_id: Option<i64>, limit: i64) -> Result<Vec<AdminOrderRow>, StoreError>;
+        fn count_manual_queue(&self) -> Result<i64, StoreError>;
+        fn order_webhook_events(&self, order: OrderId) -> Result<Vec<WebhookEventRow>, StoreError>;
+        fn order_transactions(&self, order: OrderId) -> Result<Vec<TransactionRow>, StoreError>;
+        fn order_refunds(&self, order: OrderId) -> Result<Vec<OrderRefundRow>, StoreError>;
+        fn audit_for(&self, subject: &str, limit: i64) -> Result<Vec<AuditRow>, StoreError>;
+        fn approve_manual_order(&self, review: &Review, now: DateTime<Utc>) -> Result<ReviewOutcome, StoreError>;
+        fn reject_manual_order(&self, review: &Review, now: DateTime<Utc>) -> Result<ReviewOutcome, StoreError>;
+        fn post_entry_audited(&self, entry: &NewEntry, audit: &AuditEntry) -> Result<PostOutcome, StoreError>;
     }
     faulty {}
 }

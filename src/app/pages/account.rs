@@ -7,7 +7,7 @@ use leptos_router::components::Redirect;
 
 use crate::api::account::{get_account, list_my_transactions};
 use crate::app::components::{ErrorNote, Loading};
-use crate::model::{AccountView, AppError, TransactionView};
+use crate::model::{AccountView, AppError, OrderView, TransactionView};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -17,7 +17,10 @@ pub fn AccountPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading label="Loading your account…"/> }>
             {move || Suspend::new(async move {
                 match account.await {
-                    Ok(a) => view! { <BalanceCard account=a/> <History/> }.into_any(),
+                    Ok(a) => {
+                        let requests = a.requests.clone();
+                        view! { <BalanceCard account=a/> <Requests requests=requests/> <History/> }.into_any()
+                    }
                     Err(AppError::Unauthorized) => view! { <Redirect path="/login?next=/account"/> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }
@@ -46,6 +49,29 @@ fn BalanceCard(account: AccountView) -> impl IntoView {
             })}
         </section>
     }
+}
+
+/// The user's manual requests and what an admin decided (with the reason of a rejection).
+#[component]
+fn Requests(requests: Vec<OrderView>) -> impl IntoView {
+    use crate::app::pages::credits::{review_reason, state_class, state_label};
+    (!requests.is_empty()).then(|| {
+        view! {
+            <section class="card" aria-labelledby="requests-heading">
+                <h2 id="requests-heading">"Your requests"</h2>
+                <ul class="requests" id="requests">
+                    {requests.into_iter().map(|o| view! {
+                        <li data-order-id=o.id.to_string()>
+                            <strong>{o.plan_name.clone()}</strong>
+                            {format!(" · {} credits · ", o.credits)}
+                            <span class=format!("state state-{}", state_class(&o.state))>{state_label(&o.state)}</span>
+                            {review_reason(&o.state).map(|r| view! { <p class="review-reason">{r}</p> })}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            </section>
+        }
+    })
 }
 
 #[component]

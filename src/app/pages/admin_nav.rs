@@ -18,6 +18,7 @@ pub fn AdminNav(
     view! {
         <nav class="admin-nav" aria-label="Admin">
             <a href="/admin" aria-current=move || current("/admin")>"API keys"</a>
+            <a href="/admin/orders" aria-current=move || current("/admin/orders")>"Orders"</a>
             <a href="/admin/unmatched" aria-current=move || current("/admin/unmatched")>
                 "Unmatched payments"
                 <Transition fallback=|| ()>

@@ -199,6 +199,7 @@ fn OrderRow(order: OrderView) -> impl IntoView {
                 <a href=status_href class=format!("state state-{}", state_class(&order.state))>
                     {state_label(&order.state)}
                 </a>
+                {review_reason(&order.state).map(|r| view! { <p class="review-reason">{r}</p> })}
             </td>
         </tr>
     }
@@ -213,7 +214,16 @@ pub fn state_label(state: &OrderState) -> String {
         OrderState::Failed { .. } => "Failed".into(),
         OrderState::AwaitingAdmin => "Waiting for an admin".into(),
         OrderState::Held => "Held for review".into(),
+        OrderState::Rejected { .. } => "Rejected".into(),
         OrderState::Other { label } => label.clone(),
+    }
+}
+
+/// The admin's reason for turning a request down, as its owner sees it.
+pub fn review_reason(state: &OrderState) -> Option<String> {
+    match state {
+        OrderState::Rejected { reason: Some(r) } => Some(format!("Reason: {r}")),
+        _ => None,
     }
 }
 
@@ -221,7 +231,7 @@ pub fn state_label(state: &OrderState) -> String {
 pub fn state_class(state: &OrderState) -> &'static str {
     match state {
         OrderState::Credited => "ok",
-        OrderState::Failed { .. } => "bad",
+        OrderState::Failed { .. } | OrderState::Rejected { .. } => "bad",
         OrderState::AwaitingPayment | OrderState::AwaitingAdmin | OrderState::Held => "wait",
         OrderState::Other { .. } => "other",
     }

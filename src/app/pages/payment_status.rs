@@ -176,6 +176,15 @@ fn StatusText(state: Memo<OrderState>, latest: RwSignal<PaymentStatusView>) -> i
                 </div>
             }
             .into_any(),
+            OrderState::Rejected { reason } => view! {
+                <div class="status bad" id="status-rejected">
+                    <p class="status-line">"Your request was not approved"</p>
+                    {reason.map(|r| view! { <p class="review-reason">{format!("Reason: {r}")}</p> })}
+                    <p class="muted">"Nothing has been charged."</p>
+                    <p class="status-links"><a href="/credits">"Back to plans"</a></p>
+                </div>
+            }
+            .into_any(),
             OrderState::Other { label } => view! {
                 <div class="status other" id="status-other">
                     <p class="status-line">{label}</p>

@@ -160,7 +160,8 @@ impl LedgerEntry {
         &self.source_id
     }
 
-    fn to_new_entry(&self) -> NewEntry {
+    /// The store's input (`post` posts it; `admin_orders::adjust` posts it with its audit line).
+    pub(crate) fn to_new_entry(&self) -> NewEntry {
         NewEntry {
             user_id: self.user.0,
             amount: self.amount.get(),

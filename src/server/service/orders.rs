@@ -174,8 +174,8 @@ pub fn state_of(o: &OrderRow) -> OrderState {
     match (o.payment_method.as_str(), o.payment_status.as_str(), o.status.as_str()) {
         (_, "paid", _) if o.credited_at.is_some() => OrderState::Credited,
         (_, _, "approved") if o.payment_method == "manual" => OrderState::Credited,
-        (_, _, "rejected") => OrderState::Other {
-            label: "Rejected".into(),
+        (_, _, "rejected") => OrderState::Rejected {
+            reason: o.review_note.clone(),
         },
         (_, _, "cancelled") => OrderState::Other {
             label: "Cancelled".into(),

@@ -83,9 +83,11 @@ pub async fn request_refund(
     store
         .record_audit(
             &AuditEntry {
-                actor: admin.email.clone(),
+                // The same actor and subject as every admin action on an order, so the order's
+                // timeline (`/admin/orders/ID`) finds the line.
+                actor: crate::server::service::ledger::Actor::Admin(admin.user_id()).as_text(),
                 action: "order.refund_requested".into(),
-                subject: format!("order {}", order.id),
+                subject: format!("order:{}", order.id),
                 before: Some(json!({ "refunded_cents": refunded, "payment_status": order.payment_status }).to_string()),
                 after: Some(
                     json!({ "requested_cents": amount.get(), "payment_id": payment_id, "reason": reason }).to_string(),

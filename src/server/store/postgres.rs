@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use chrono::Utc;
 
 use super::admin_event_queries::impl_admin_event_queries;
+use super::admin_order_queries::impl_admin_order_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
@@ -67,6 +68,8 @@ impl_unmatched_queries!(PgStore);
 impl_admin_event_queries!(PgStore);
 impl_plan_queries!(PgStore);
 impl_settings_queries!(PgStore);
+// The backend's BEGIN and row-lock suffix for the review transactions.
+impl_admin_order_queries!(PgStore, "BEGIN", " for update");
 
 #[async_trait]
 impl Store for PgStore {

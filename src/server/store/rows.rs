@@ -207,6 +207,12 @@ pub struct OrderRow {
     pub updated_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
     pub credited_at: Option<DateTime<Utc>>,
+    /// The admin's reason when a manual order was approved or rejected (a rejected order's
+    /// owner sees it).
+    pub review_note: Option<String>,
+    /// `admin:ID`.
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<DateTime<Utc>>,
 }
 
 impl OrderRow {

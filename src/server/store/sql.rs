@@ -35,7 +35,7 @@ pub const PLAN_COLUMNS: &str = "id, plan_name, whop_plan_id, credits_amount, pri
 
 pub const ORDER_COLUMNS: &str = "id, user_id, plan_name, credits_amount, price_cents, currency, status, \
      payment_method, payment_status, whop_checkout_id, whop_payment_id, whop_plan_id, notes, client_key, \
-     failure_message, hold_reason, created_at, updated_at, paid_at, credited_at";
+     failure_message, hold_reason, created_at, updated_at, paid_at, credited_at, review_note, reviewed_by, reviewed_at";
 
 pub const WEBHOOK_EVENT_COLUMNS: &str =
     "id, event_type, received_at, payload, status, attempts, last_error, processed_at, next_attempt_at, order_id, \

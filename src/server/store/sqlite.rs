@@ -13,6 +13,7 @@ use sqlx::SqlitePool;
 use chrono::Utc;
 
 use super::admin_event_queries::impl_admin_event_queries;
+use super::admin_order_queries::impl_admin_order_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
 use super::order_queries::impl_order_queries;
@@ -113,6 +114,8 @@ impl_unmatched_queries!(SqliteStore);
 impl_admin_event_queries!(SqliteStore);
 impl_plan_queries!(SqliteStore);
 impl_settings_queries!(SqliteStore);
+// The backend's BEGIN and row-lock suffix for the review transactions.
+impl_admin_order_queries!(SqliteStore, "BEGIN IMMEDIATE", "");
 
 #[async_trait]
 impl Store for SqliteStore {

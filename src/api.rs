@@ -3,7 +3,9 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_alerts;
 pub mod admin_unmatched;
 pub mod auth;
 pub mod credits;
+pub mod low_balance;
 pub mod system;

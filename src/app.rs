@@ -15,8 +15,9 @@ use leptos_router::{
 use crate::api::auth::{get_viewer, LogIn, LogOut, SignUp};
 use crate::model::{AppError, Viewer};
 use pages::{
-    account::AccountPage, admin::AdminPage, admin_unmatched::AdminUnmatchedPage, credits::CreditsPage, home::HomePage,
-    login::LoginPage, not_found::NotFound, payment_status::PaymentStatusPage, signup::SignupPage,
+    account::AccountPage, admin::AdminPage, admin_alerts::AdminAlertsPage, admin_unmatched::AdminUnmatchedPage,
+    credits::CreditsPage, home::HomePage, login::LoginPage, not_found::NotFound, payment_status::PaymentStatusPage,
+    signup::SignupPage,
 };
 
 /// The document around the app, rendered on the server only.
@@ -85,6 +86,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin") view=AdminPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/unmatched") view=AdminUnmatchedPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/alerts") view=AdminAlertsPage ssr=SsrMode::Async/>
                     // Async too: the plan forms must be in the first HTML to post without JS.
                     <Route path=path!("/credits") view=CreditsPage ssr=SsrMode::Async/>
                     <Route path=path!("/payment/status") view=PaymentStatusPage ssr=SsrMode::Async/>

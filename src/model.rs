@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod alerts;
 mod error;
 mod ledger;
 mod money;
@@ -10,6 +11,7 @@ mod purchase;
 
 pub use account::{AccountView, ApiKeyView, CreatedApiKey, Role, TransactionPage, Viewer};
 pub use admin::{UnmatchedPage, UnmatchedPaymentView};
+pub use alerts::{AlertPage, AlertView, LowBalanceNotice};
 pub use error::AppError;
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};

@@ -2,12 +2,14 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_alerts;
 pub mod admin_nav;
 pub mod admin_unmatched;
 pub mod credits;
 pub mod forbidden;
 pub mod home;
 pub mod login;
+pub mod low_balance_banner;
 pub mod not_found;
 pub mod payment_status;
 pub mod signup;

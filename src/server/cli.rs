@@ -1,6 +1,8 @@
 //! Command line: `serve` (the default) and `migrate`. Reads `.env`, then the typed config; a bad
 //! value stops here with the variable's name, before anything starts.
 
+mod import;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -52,6 +54,14 @@ enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Load the legacy Atlas's users (with balances) and credit orders from CSV files (formats
+    /// in the README), in one transaction; a second run changes nothing.
+    Import {
+        #[arg(long, value_name = "FILE")]
+        users: Option<std::path::PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        orders: Option<std::path::PathBuf>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -88,6 +98,7 @@ pub fn main() -> ExitCode {
             } => create_admin(config, email, promote_existing).await,
             Command::CreateApiKey { name } => create_api_key(config, name).await,
             Command::Reconcile { since } => reconcile(config, since).await,
+            Command::Import { users, orders } => import::run(config, users, orders).await,
         }
     });
     match result {

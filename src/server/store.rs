@@ -2,9 +2,12 @@
 //! by the `DATABASE_URL` scheme. Services hold an `Arc<dyn Store>` and never see SQL.
 //! Both implementations run the same contract suite (tests/store_contract.rs).
 
+pub mod alert_queries;
 pub mod dispute;
 mod error;
 pub mod fulfil;
+pub mod import_queries;
+pub mod low_balance_queries;
 pub mod order_queries;
 mod postgres;
 mod queries;
@@ -19,7 +22,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use alert_queries::{AlertQueries, AlertRow, DeliveryResult, NewAlert};
 pub use error::StoreError;
+pub use import_queries::{ImportCounts, ImportQueries, ImportRefusal, LegacyOrder, LegacyUser};
+pub use low_balance_queries::LowBalanceQueries;
 pub use order_queries::OrderQueries;
 pub use postgres::PgStore;
 pub use queries::Queries;
@@ -64,7 +70,18 @@ impl Backend {
 #[async_trait]
 /// Everything the app asks of its database. `Queries` holds the methods whose SQL is shared by
 /// both backends; the ones here differ per backend.
-pub trait Store: Queries + OrderQueries + UnmatchedQueries + ReconcileQueries + Send + Sync + 'static {
+pub trait Store:
+    Queries
+    + OrderQueries
+    + UnmatchedQueries
+    + ReconcileQueries
+    + AlertQueries
+    + LowBalanceQueries
+    + ImportQueries
+    + Send
+    + Sync
+    + 'static
+{
     fn backend(&self) -> Backend;
 
     /// Applies every pending migration of this backend's folder.

@@ -12,6 +12,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use atlas_credits::model::{Credits, OrderId, UserId};
 use atlas_credits::server::store::{
+    AlertQueries, AlertRow, DeliveryResult, ImportCounts, ImportQueries, ImportRefusal, LegacyOrder, LegacyUser,
+    LowBalanceQueries, NewAlert,
+};
+use atlas_credits::server::store::{
     ApiKeyRow, AuditEntry, AuditRow, Backend, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey,
     NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow, PlanRow,
     PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
@@ -210,6 +214,42 @@ impl ReconcileQueries {
     faulty {
         fn wake_events_for_payment(&self, payment_id: &str, now: DateTime<Utc>) -> Result<u64, StoreError> => WakeEventsForPayment[payment_id];
     }
+}
+}
+
+delegate! {
+impl AlertQueries {
+    pass {
+        fn raise_alert(&self, alert: &NewAlert, now: DateTime<Utc>) -> Result<bool, StoreError>;
+        fn alert_by_id(&self, id: i64) -> Result<Option<AlertRow>, StoreError>;
+        fn list_alerts(&self, status: Option<&str>, before_id: Option<i64>, limit: i64) -> Result<Vec<AlertRow>, StoreError>;
+        fn count_open_alerts(&self) -> Result<i64, StoreError>;
+        fn acknowledge_alert(&self, id: i64, audit: &AuditEntry, now: DateTime<Utc>) -> Result<bool, StoreError>;
+        fn acknowledge_all_alerts(&self, up_to_id: i64, audit: &AuditEntry, now: DateTime<Utc>) -> Result<u64, StoreError>;
+        fn claim_due_alerts(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<AlertRow>, StoreError>;
+        fn finish_alert_delivery(&self, id: i64, result: &DeliveryResult, now: DateTime<Utc>) -> Result<(), StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
+impl LowBalanceQueries {
+    pass {
+        fn low_balance_crossing(&self, user: UserId, threshold: i64) -> Result<Option<i64>, StoreError>;
+        fn dismissed_low_balance(&self, user: UserId) -> Result<Option<i64>, StoreError>;
+        fn dismiss_low_balance(&self, user: UserId, crossing_tx_id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
+impl ImportQueries {
+    pass {
+        fn import_legacy(&self, users: &[LegacyUser], orders: &[LegacyOrder], now: DateTime<Utc>) -> Result<Result<ImportCounts, ImportRefusal>, StoreError>;
+    }
+    faulty {}
 }
 }
 

@@ -7,6 +7,7 @@ use leptos_router::components::Redirect;
 
 use crate::api::account::{get_account, list_my_transactions};
 use crate::app::components::{ErrorNote, Loading};
+use crate::app::pages::low_balance_banner::LowBalanceBanner;
 use crate::model::{AccountView, AppError, TransactionView};
 
 #[component]
@@ -17,7 +18,7 @@ pub fn AccountPage() -> impl IntoView {
         <Suspense fallback=|| view! { <Loading label="Loading your account…"/> }>
             {move || Suspend::new(async move {
                 match account.await {
-                    Ok(a) => view! { <BalanceCard account=a/> <History/> }.into_any(),
+                    Ok(a) => view! { <LowBalanceBanner/> <BalanceCard account=a/> <History/> }.into_any(),
                     Err(AppError::Unauthorized) => view! { <Redirect path="/login?next=/account"/> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),
                 }

@@ -10,8 +10,11 @@ use sqlx::PgPool;
 
 use chrono::Utc;
 
+use super::alert_queries::impl_alert_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
+use super::import_queries::impl_import_queries;
+use super::low_balance_queries::impl_low_balance_queries;
 use super::order_queries::impl_order_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
 use super::reconcile_queries::impl_reconcile_queries;
@@ -61,6 +64,9 @@ impl_queries!(PgStore);
 impl_order_queries!(PgStore);
 impl_reconcile_queries!(PgStore);
 impl_unmatched_queries!(PgStore);
+impl_alert_queries!(PgStore);
+impl_low_balance_queries!(PgStore);
+impl_import_queries!(PgStore);
 
 #[async_trait]
 impl Store for PgStore {

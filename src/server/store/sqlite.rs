@@ -12,8 +12,11 @@ use sqlx::SqlitePool;
 
 use chrono::Utc;
 
+use super::alert_queries::impl_alert_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
+use super::import_queries::impl_import_queries;
+use super::low_balance_queries::impl_low_balance_queries;
 use super::order_queries::impl_order_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
 use super::reconcile_queries::impl_reconcile_queries;
@@ -107,6 +110,9 @@ impl_queries!(SqliteStore);
 impl_order_queries!(SqliteStore);
 impl_reconcile_queries!(SqliteStore);
 impl_unmatched_queries!(SqliteStore);
+impl_alert_queries!(SqliteStore);
+impl_low_balance_queries!(SqliteStore);
+impl_import_queries!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {

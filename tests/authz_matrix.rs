@@ -185,7 +185,7 @@ async fn server_functions(db: Db) {
 
         // The low-balance banner: your own only (nobody here is below the threshold).
         for (name, form) in [
-            ("low_balance_notice", vec![]),
+            ("get_low_balance_notice", vec![]),
             ("dismiss_low_balance", vec![("crossing", "1")]),
         ] {
             let (s, body) = w.server_fn(who, name, &form).await;

@@ -21,7 +21,7 @@ async fn post(store: &dyn Store, u: UserId, kind: EntryKind, amount: i64, key: &
 }
 
 async fn notice(b: &Browser, app: &TestApp) -> Value {
-    let r = b.call(app, "/api/low_balance_notice", &[]).await;
+    let r = b.call(app, "/api/get_low_balance_notice", &[]).await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
@@ -109,7 +109,7 @@ async fn once_per_crossing_until_topped_up(db: Db) {
 
     // Signed out: 401, and bad input changes nothing.
     let anon = Browser::new(&app);
-    assert_eq!(anon.call(&app, "/api/low_balance_notice", &[]).await.status(), 401);
+    assert_eq!(anon.call(&app, "/api/get_low_balance_notice", &[]).await.status(), 401);
     assert_eq!(
         ann.call(&app, "/api/dismiss_low_balance", &[("crossing", "x")])
             .await

@@ -7,6 +7,17 @@ use crate::model::{AlertPage, AppError};
 /// Rows per page of the alerts list.
 pub const PAGE_SIZE: i64 = 25;
 
+/// An alert id from a form: taken as text so that a malformed one is a clear 400, not a
+/// framework error.
+#[cfg(feature = "ssr")]
+fn alert_id(field: &str, raw: &str) -> Result<i64, AppError> {
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id >= 1)
+        .ok_or_else(|| crate::server::fn_ctx::fail(AppError::Invalid(format!("{field} must be a positive alert id"))))
+}
+
 /// How many alerts are open (the badge in the admin header).
 #[server(endpoint = "admin_alert_count")]
 pub async fn admin_alert_count() -> Result<i64, AppError> {
@@ -18,7 +29,7 @@ pub async fn admin_alert_count() -> Result<i64, AppError> {
 
 /// `status`: open (default), acknowledged or all; `before`: the page's keyset cursor.
 #[server(endpoint = "admin_list_alerts")]
-pub async fn admin_list_alerts(status: Option<String>, before: Option<i64>) -> Result<AlertPage, AppError> {
+pub async fn admin_list_alerts(status: Option<String>, before: Option<String>) -> Result<AlertPage, AppError> {
     use crate::server::fn_ctx::{fail, require_admin};
     use crate::server::service::alerts;
 
@@ -32,9 +43,11 @@ pub async fn admin_list_alerts(status: Option<String>, before: Option<i64>) -> R
             )))
         }
     };
-    if before.is_some_and(|b| b < 1) {
-        return Err(fail(AppError::Invalid("before must be a positive alert id".into())));
-    }
+    let before = before
+        .as_deref()
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| alert_id("before", b))
+        .transpose()?;
     let store = state.store.as_ref();
     let rows = store
         .list_alerts(status, before, PAGE_SIZE + 1)
@@ -53,11 +66,12 @@ pub async fn admin_list_alerts(status: Option<String>, before: Option<i64>) -> R
 
 /// Acknowledges alert `id`.
 #[server(endpoint = "admin_acknowledge_alert")]
-pub async fn admin_acknowledge_alert(id: i64) -> Result<String, AppError> {
+pub async fn admin_acknowledge_alert(id: String) -> Result<String, AppError> {
     use crate::server::fn_ctx::{fail, require_admin};
     use crate::server::service::alerts;
 
     let (state, admin) = require_admin().await?;
+    let id = alert_id("id", &id)?;
     alerts::acknowledge(state.store.as_ref(), &admin, id)
         .await
         .map_err(|e| fail(e.into()))?;
@@ -66,14 +80,12 @@ pub async fn admin_acknowledge_alert(id: i64) -> Result<String, AppError> {
 
 /// Acknowledges every open alert up to `up_to` (the newest one on the admin's screen).
 #[server(endpoint = "admin_acknowledge_all_alerts")]
-pub async fn admin_acknowledge_all_alerts(up_to: i64) -> Result<String, AppError> {
+pub async fn admin_acknowledge_all_alerts(up_to: String) -> Result<String, AppError> {
     use crate::server::fn_ctx::{fail, require_admin};
     use crate::server::service::alerts;
 
     let (state, admin) = require_admin().await?;
-    if up_to < 1 {
-        return Err(fail(AppError::Invalid("up_to must be a positive alert id".into())));
-    }
+    let up_to = alert_id("up_to", &up_to)?;
     let n = alerts::acknowledge_all(state.store.as_ref(), &admin, up_to)
         .await
         .map_err(|e| fail(e.into()))?;

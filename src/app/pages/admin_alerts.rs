@@ -29,7 +29,7 @@ pub fn AdminAlertsPage() -> impl IntoView {
     let changes = Signal::derive(move || ack.version().get() + ack_all.version().get());
     let page = Resource::new(
         move || (status.get(), before.get(), changes.get()),
-        |(status, before, _)| admin_list_alerts(Some(status.to_string()), before),
+        |(status, before, _)| admin_list_alerts(Some(status.to_string()), before.map(|b| b.to_string())),
     );
 
     view! {

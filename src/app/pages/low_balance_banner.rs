@@ -4,12 +4,12 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-use crate::api::low_balance::{low_balance_notice, DismissLowBalance};
+use crate::api::low_balance::{get_low_balance_notice, DismissLowBalance};
 
 #[component]
 pub fn LowBalanceBanner() -> impl IntoView {
     let dismiss = ServerAction::<DismissLowBalance>::new();
-    let notice = Resource::new(move || dismiss.version().get(), |_| low_balance_notice());
+    let notice = Resource::new(move || dismiss.version().get(), |_| get_low_balance_notice());
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

@@ -16,7 +16,7 @@ use crate::api::auth::{get_viewer, LogIn, LogOut, SignUp};
 use crate::model::{AppError, Viewer};
 use pages::{
     account::AccountPage, admin::AdminPage, admin_orders::detail::AdminOrderPage, admin_orders::AdminOrdersPage,
-    admin_plans::AdminPlansPage, admin_settings::AdminSettingsPage,
+    admin_plans::AdminPlansPage, admin_settings::AdminSettingsPage, admin_alerts::AdminAlertsPage,
     admin_unmatched::AdminUnmatchedPage, credits::CreditsPage, home::HomePage, login::LoginPage, not_found::NotFound,
     payment_status::PaymentStatusPage, signup::SignupPage,
 };
@@ -95,6 +95,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/settings") view=AdminSettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/orders") view=AdminOrdersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/orders/:id") view=AdminOrderPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/alerts") view=AdminAlertsPage ssr=SsrMode::Async/>
                     // Async too: the plan forms must be in the first HTML to post without JS.
                     <Route path=path!("/credits") view=CreditsPage ssr=SsrMode::Async/>
                     <Route path=path!("/payment/status") view=PaymentStatusPage ssr=SsrMode::Async/>

@@ -6,6 +6,7 @@ mod admin;
 mod admin_events;
 mod admin_config;
 mod admin_orders;
+mod alerts;
 mod error;
 mod ledger;
 mod money;
@@ -19,6 +20,7 @@ pub use admin_events::{
 };
 pub use admin_config::{PlanAdminView, SettingsView};
 pub use admin_orders::{AdminOrderDetail, AdminOrderItem, AdminOrderPage, TimelineEntry};
+pub use alerts::{AlertPage, AlertView, LowBalanceNotice};
 pub use error::AppError;
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};

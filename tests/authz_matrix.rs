@@ -183,6 +183,19 @@ async fn server_functions(db: Db) {
         }
         no_leak(who, &body);
 
+        // The low-balance banner: your own only (nobody here is below the threshold).
+        for (name, form) in [
+            ("get_low_balance_notice", vec![]),
+            ("dismiss_low_balance", vec![("crossing", "1")]),
+        ] {
+            let (s, body) = w.server_fn(who, name, &form).await;
+            match who {
+                Who::Anonymous | Who::RevokedKey | Who::InvalidKey => assert_eq!(s, 401, "{who:?} {name}"),
+                _ => assert_eq!(s, 200, "{who:?} {name}: {body}"),
+            }
+            no_leak(who, &body);
+        }
+
         // Admin only.
         let admin_expect = match who {
             Who::Admin => 200,
@@ -241,11 +254,15 @@ async fn server_functions(db: Db) {
                 ],
             ),
             ("admin_resolve_unmatched", vec![("id", "1"), ("reason", "x")]),
+            ("admin_alert_count", vec![]),
+            ("admin_list_alerts", vec![]),
+            ("admin_acknowledge_alert", vec![("id", "1")]),
+            ("admin_acknowledge_all_alerts", vec![("up_to", "1")]),
         ] {
             let (s, body) = w.server_fn(who, name, &form).await;
             let expect = match (who, name) {
                 // An admin acting on a payment that is not there: 404, nothing written.
-                (Who::Admin, "admin_attach_unmatched" | "admin_resolve_unmatched") => 404,
+                (Who::Admin, "admin_attach_unmatched" | "admin_resolve_unmatched" | "admin_acknowledge_alert") => 404,
                 _ => admin_expect,
             };
             assert_eq!(s, expect, "{who:?} {name}: {body}");
@@ -377,6 +394,9 @@ async fn server_functions(db: Db) {
         (Who::Anonymous, "/admin/orders/1", 302),
         (Who::UserA, "/admin/orders/1", 403),
         (Who::Admin, "/admin/orders/1", 404),
+        (Who::Anonymous, "/admin/alerts", 302),
+        (Who::UserA, "/admin/alerts", 403),
+        (Who::Admin, "/admin/alerts", 200),
     ] {
         let r = w
             .request(who, reqwest::Method::GET, path)

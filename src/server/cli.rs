@@ -2,6 +2,7 @@
 //! value stops here with the variable's name, before anything starts.
 
 mod sync_plans;
+mod import;
 
 use std::process::ExitCode;
 
@@ -58,6 +59,14 @@ enum Command {
     /// plans archived here. A second run changes nothing on Whop and says so. In test mode it
     /// talks to the running server's simulator, like reconcile.
     SyncPlans,
+    /// Load the legacy Atlas's users (with balances) and credit orders from CSV files (formats
+    /// in the README), in one transaction; a second run changes nothing.
+    Import {
+        #[arg(long, value_name = "FILE")]
+        users: Option<std::path::PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        orders: Option<std::path::PathBuf>,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -95,6 +104,7 @@ pub fn main() -> ExitCode {
             Command::CreateApiKey { name } => create_api_key(config, name).await,
             Command::Reconcile { since } => reconcile(config, since).await,
             Command::SyncPlans => sync_plans::run(config).await,
+            Command::Import { users, orders } => import::run(config, users, orders).await,
         }
     });
     match result {

@@ -45,6 +45,9 @@ pub struct Config {
     /// `METRICS_TOKEN`: the bearer token `GET /metrics` asks for; None leaves it open (e.g.
     /// reachable only from the operator's network).
     pub metrics_token: Option<SecretString>,
+    /// Where new admin alerts are POSTed as JSON (`ADMIN_ALERT_WEBHOOK_URL`, e.g. a Slack
+    /// incoming webhook). May hold a secret in its path: never logged.
+    pub admin_alert_webhook_url: Option<String>,
 }
 
 /// How the app reaches Whop: the built-in simulator (test mode) or a real Whop API (production
@@ -198,9 +201,13 @@ impl Config {
 
         let whop = whop_config(&get, &whop_webhook_secrets)?;
         let metrics_token = get("METRICS_TOKEN").map(|t| parse_metrics_token(&t)).transpose()?;
+        let admin_alert_webhook_url = get("ADMIN_ALERT_WEBHOOK_URL")
+            .map(|raw| alert_webhook_url(raw.trim()))
+            .transpose()?;
 
         Ok(Config {
             whop,
+            admin_alert_webhook_url,
             reconcile_interval: (reconcile_interval_secs > 0)
                 .then(|| std::time::Duration::from_secs(u64::from(reconcile_interval_secs))),
             public_url,
@@ -246,6 +253,24 @@ fn parse_metrics_token(raw: &str) -> Result<SecretString, ConfigError> {
         });
     }
     Ok(SecretString::from(t.to_owned()))
+/// An http(s) URL with a host, no credentials in it. The value itself is never echoed (a Slack
+/// webhook's path is its secret).
+fn alert_webhook_url(raw: &str) -> Result<String, ConfigError> {
+    let bad = |problem: &str| ConfigError {
+        var: "ADMIN_ALERT_WEBHOOK_URL",
+        problem: problem.to_owned(),
+    };
+    if raw.len() > 2000 || raw.chars().any(char::is_control) {
+        return Err(bad("must be an http:// or https:// URL of at most 2000 characters"));
+    }
+    let url = reqwest::Url::parse(raw).map_err(|_| bad("must be an http:// or https:// URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("must be an http:// or https:// URL with a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry a user name or password"));
+    }
+    Ok(url.to_string())
 }
 
 fn whop_config(get: &impl Fn(&str) -> Option<String>, secrets: &[SecretString]) -> Result<WhopConfig, ConfigError> {
@@ -434,6 +459,33 @@ mod tests {
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_alert_webhook_url_must_be_http_with_a_host() {
+        assert_eq!(config(&[]).unwrap().admin_alert_webhook_url, None);
+        let ok = config(&[(
+            "ADMIN_ALERT_WEBHOOK_URL",
+            " https://hooks.slack.com/services/T0/B0/secret ",
+        )])
+        .unwrap();
+        assert_eq!(
+            ok.admin_alert_webhook_url.as_deref(),
+            Some("https://hooks.slack.com/services/T0/B0/secret")
+        );
+        for bad in [
+            "hooks.slack.com/x",
+            "ftp://example.com/x",
+            "javascript:alert(1)",
+            "http://",
+            "https://user:pw@example.com/x",
+            "https://exa mple.com/",
+            "file:///etc/passwd",
+        ] {
+            let e = config(&[("ADMIN_ALERT_WEBHOOK_URL", bad)]).unwrap_err();
+            assert_eq!(e.var, "ADMIN_ALERT_WEBHOOK_URL", "{bad}");
+            assert!(!e.to_string().contains("secret"), "never echoes the value");
+        }
     }
 
     #[test]

@@ -163,3 +163,14 @@ impl From<crate::server::service::settings::SettingsError> for AppError {
         }
     }
 }
+
+impl From<crate::server::service::alerts::AlertError> for AppError {
+    fn from(e: crate::server::service::alerts::AlertError) -> Self {
+        use crate::server::service::alerts::AlertError as E;
+        match e {
+            E::NotFound => AppError::NotFound("Alert".into()),
+            E::NotOpen => AppError::Conflict(e.to_string()),
+            E::Store(e) => e.into(),
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! interval and stops them all on shutdown, waiting (up to a limit) for a step in flight so a
 //! half-done step is never cut off mid-way. Tests call `run_once` directly instead of sleeping.
 
+pub mod alert_delivery;
 pub mod housekeeping;
 pub mod reconcile;
 pub mod sim_delivery;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use alert_delivery::AlertDelivery;
 pub use housekeeping::Housekeeping;
 pub use reconcile::Reconcile;
 pub use sim_delivery::SimDelivery;

@@ -2,11 +2,13 @@
 
 pub mod admin_events;
 pub mod admin_orders;
+pub mod alerts;
 pub mod api_keys;
 pub mod auth;
 pub mod checkout;
 pub mod dashboard_metrics;
 pub mod host_users;
+pub mod import;
 pub mod ledger;
 pub mod low_balance;
 pub mod metrics_math;

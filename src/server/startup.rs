@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::model::WhopMode;
 use crate::server::config::{redact_url, Config, WhopConfig};
-use crate::server::jobs::{Housekeeping, Jobs, Reconcile, SimDelivery, WebhookApply};
+use crate::server::jobs::{AlertDelivery, Housekeeping, Jobs, Reconcile, SimDelivery, WebhookApply};
 use crate::server::router;
 use crate::server::state::{AppState, WebSettings};
 use crate::server::store::{self, ConnectOptions, Store};
@@ -87,6 +87,9 @@ impl Application {
         }
         if let Some(every) = config.reconcile_interval {
             jobs.spawn(Reconcile::new(store.clone(), state.whop.clone(), every));
+        }
+        if let Some(url) = &config.admin_alert_webhook_url {
+            jobs.spawn(AlertDelivery::new(store.clone(), url.clone())?);
         }
 
         Ok(Application {

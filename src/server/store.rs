@@ -4,9 +4,12 @@
 
 pub mod admin_event_queries;
 pub mod admin_order_queries;
+pub mod alert_queries;
 pub mod dispute;
 mod error;
 pub mod fulfil;
+pub mod import_queries;
+pub mod low_balance_queries;
 pub mod order_queries;
 pub mod plan_queries;
 mod postgres;
@@ -25,7 +28,10 @@ use async_trait::async_trait;
 
 pub use admin_event_queries::AdminEventQueries;
 pub use admin_order_queries::AdminOrderQueries;
+pub use alert_queries::{AlertQueries, AlertRow, DeliveryResult, NewAlert};
 pub use error::StoreError;
+pub use import_queries::{ImportCounts, ImportQueries, ImportRefusal, LegacyOrder, LegacyUser};
+pub use low_balance_queries::LowBalanceQueries;
 pub use order_queries::OrderQueries;
 pub use plan_queries::{PlanFields, PlanQueries};
 pub use postgres::PgStore;
@@ -81,6 +87,9 @@ pub trait Store:
     + PlanQueries
     + SettingsQueries
     + AdminOrderQueries
+    + AlertQueries
+    + LowBalanceQueries
+    + ImportQueries
     + Send
     + Sync
     + 'static

@@ -17,6 +17,10 @@ use atlas_credits::server::store::admin_order_queries::{
     AdminOrderQueries, AdminOrderRow, OrderFilter, OrderRefundRow, Review, ReviewOutcome,
 };
 use atlas_credits::server::store::{
+    AlertQueries, AlertRow, DeliveryResult, ImportCounts, ImportQueries, ImportRefusal, LegacyOrder, LegacyUser,
+    LowBalanceQueries, NewAlert,
+};
+use atlas_credits::server::store::{
     ApiKeyRow, AuditEntry, AuditRow, Backend, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey,
     NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow,
     PlanFields, PlanQueries, PlanRow, PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication,
@@ -234,6 +238,16 @@ impl PlanQueries {
         fn update_plan(&self, id: i64, f: &PlanFields, sync_status: &str, actor: &str, action: &str, now: DateTime<Utc>) -> Result<Option<PlanRow>, StoreError>;
         fn set_plan_sync(&self, id: i64, status: &str, error: Option<&str>, now: DateTime<Utc>) -> Result<PlanRow, StoreError>;
         fn swap_whop_plan(&self, id: i64, expected: Option<&str>, whop_plan_id: &str, revision: i32, now: DateTime<Utc>) -> Result<PlanRow, StoreError>;
+impl AlertQueries {
+    pass {
+        fn raise_alert(&self, alert: &NewAlert, now: DateTime<Utc>) -> Result<bool, StoreError>;
+        fn alert_by_id(&self, id: i64) -> Result<Option<AlertRow>, StoreError>;
+        fn list_alerts(&self, status: Option<&str>, before_id: Option<i64>, limit: i64) -> Result<Vec<AlertRow>, StoreError>;
+        fn count_open_alerts(&self) -> Result<i64, StoreError>;
+        fn acknowledge_alert(&self, id: i64, audit: &AuditEntry, now: DateTime<Utc>) -> Result<bool, StoreError>;
+        fn acknowledge_all_alerts(&self, up_to_id: i64, audit: &AuditEntry, now: DateTime<Utc>) -> Result<u64, StoreError>;
+        fn claim_due_alerts(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<AlertRow>, StoreError>;
+        fn finish_alert_delivery(&self, id: i64, result: &DeliveryResult, now: DateTime<Utc>) -> Result<(), StoreError>;
     }
     faulty {}
 }
@@ -254,6 +268,20 @@ impl AdminOrderQueries {
         fn approve_manual_order(&self, review: &Review, now: DateTime<Utc>) -> Result<ReviewOutcome, StoreError>;
         fn reject_manual_order(&self, review: &Review, now: DateTime<Utc>) -> Result<ReviewOutcome, StoreError>;
         fn post_entry_audited(&self, entry: &NewEntry, audit: &AuditEntry) -> Result<PostOutcome, StoreError>;
+impl LowBalanceQueries {
+    pass {
+        fn low_balance_crossing(&self, user: UserId, threshold: i64) -> Result<Option<i64>, StoreError>;
+        fn dismissed_low_balance(&self, user: UserId) -> Result<Option<i64>, StoreError>;
+        fn dismiss_low_balance(&self, user: UserId, crossing_tx_id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
+impl ImportQueries {
+    pass {
+        fn import_legacy(&self, users: &[LegacyUser], orders: &[LegacyOrder], now: DateTime<Utc>) -> Result<Result<ImportCounts, ImportRefusal>, StoreError>;
     }
     faulty {}
 }

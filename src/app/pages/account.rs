@@ -7,6 +7,7 @@ use leptos_router::components::Redirect;
 
 use crate::api::account::{get_account, list_my_transactions};
 use crate::app::components::{ErrorNote, Loading};
+use crate::app::pages::low_balance_banner::LowBalanceBanner;
 use crate::model::{AccountView, AppError, OrderView, TransactionView};
 
 #[component]
@@ -19,7 +20,7 @@ pub fn AccountPage() -> impl IntoView {
                 match account.await {
                     Ok(a) => {
                         let requests = a.requests.clone();
-                        view! { <BalanceCard account=a/> <Requests requests=requests/> <History/> }.into_any()
+                        view! { <LowBalanceBanner/> <BalanceCard account=a/> <Requests requests=requests/> <History/> }.into_any()
                     }
                     Err(AppError::Unauthorized) => view! { <Redirect path="/login?next=/account"/> }.into_any(),
                     Err(e) => view! { <ErrorNote error=e/> }.into_any(),

@@ -1,9 +1,10 @@
-//! The admin header: the admin pages, with the count of unmatched payments as a badge (they
-//! need a person; nothing else will credit them).
+//! The admin header: the admin pages, with the counts of unmatched payments (they need a person;
+//! nothing else will credit them) and of open alerts as badges.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
+use crate::api::admin_alerts::admin_alert_count;
 use crate::api::admin_unmatched::admin_unmatched_count;
 
 #[component]
@@ -13,6 +14,7 @@ pub fn AdminNav(
     refresh: Signal<usize>,
 ) -> impl IntoView {
     let count = Resource::new(move || refresh.get(), |_| admin_unmatched_count());
+    let alerts = Resource::new(move || refresh.get(), |_| admin_alert_count());
     let path = use_location().pathname;
     let current = move |href: &'static str| (path.get() == href).then_some("page");
     view! {
@@ -37,6 +39,19 @@ pub fn AdminNav(
             <a href="/admin/metrics" aria-current=move || current("/admin/metrics")>"Metrics"</a>
             <a href="/admin/plans" aria-current=move || current("/admin/plans")>"Plans"</a>
             <a href="/admin/settings" aria-current=move || current("/admin/settings")>"Settings"</a>
+            <a href="/admin/alerts" aria-current=move || current("/admin/alerts")>
+                "Alerts"
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match alerts.await {
+                            Ok(n) if n > 0 => Some(view! {
+                                <span class="badge" id="alerts-badge" aria-label=format!("{n} open")>{n.to_string()}</span>
+                            }),
+                            _ => None,
+                        }
+                    })}
+                </Transition>
+            </a>
         </nav>
     }
 }

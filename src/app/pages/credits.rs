@@ -10,6 +10,7 @@ use leptos_meta::Title;
 use crate::api::credits::get_credits_page;
 use crate::app::client_key;
 use crate::app::components::{ErrorNote, Loading};
+use crate::app::pages::low_balance_banner::LowBalanceBanner;
 use crate::model::{Credits, CreditsPageView, OrderState, OrderView, PlanView};
 use plan_forms::{BuyForm, RequestForm};
 
@@ -63,7 +64,7 @@ fn CreditsBody(view: CreditsPageView, key_base: String) -> impl IntoView {
     let orders = buyer.orders;
     view! {
         {match balance {
-            Some(balance) => view! { <BalanceLine balance=balance/> }.into_any(),
+            Some(balance) => view! { <LowBalanceBanner/> <BalanceLine balance=balance/> }.into_any(),
             None => view! {
                 <div class="notice info" id="signed-out-notice">
                     <a class="button primary small" href="/login?next=/credits">"Log in to buy"</a>

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::Job;
+use crate::server::service::alerts;
 use crate::server::service::reconcile::{self, ReconcileSummary};
 use crate::server::store::Store;
 use crate::server::whop::WhopSetup;
@@ -61,6 +62,17 @@ impl Reconcile {
         // Give the lease back even after a failed pass, so the next interval (here or on
         // another instance) tries again at once rather than after the TTL.
         self.store.release_lease(LEASE, &self.holder).await?;
+        match &result {
+            Err(e) => alerts::raise(self.store.as_ref(), alerts::reconcile_error(now, &e.to_string())).await,
+            Ok(summary) if summary.errors > 0 => {
+                let detail = format!(
+                    "{} payments could not be checked or applied (see the log)",
+                    summary.errors
+                );
+                alerts::raise(self.store.as_ref(), alerts::reconcile_error(now, &detail)).await
+            }
+            Ok(_) => {}
+        }
         Ok(ReconcileReport::Pass(result?))
     }
 }

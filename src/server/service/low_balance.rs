@@ -1,8 +1,15 @@
 //! The low-balance threshold (admin setting `low_balance_threshold`): a user whose balance falls
 //! below it is told so once per crossing. Kept here, apart from the settings page and the banner,
 //! so that both read the value through the same parser.
+//!
+//! The crossing is derived from the ledger, not tracked by the write paths: the first ledger row
+//! below the threshold after the last row at or above it (`LowBalanceQueries`). A user dismisses
+//! that crossing (its row id is stored); a top-up back to the threshold ends it, and the next fall
+//! is a new row, so a new crossing and a new banner.
 
 use crate::model::Credits;
+use crate::model::LowBalanceNotice;
+use crate::server::store::{Store, StoreError, UserRow};
 
 pub const THRESHOLD_KEY: &str = "low_balance_threshold";
 /// Used while no admin has set a value: a fifth of the smallest plan (Starter, 5,000 credits).
@@ -33,6 +40,47 @@ pub fn parse_threshold(raw: &str) -> Result<Credits, String> {
             Credits(MAX_THRESHOLD)
         )),
     }
+}
+
+/// The crossing to show `user`, if their balance is below the threshold and they have not
+/// dismissed this crossing. Threshold 0 is off.
+pub async fn current_crossing(store: &dyn Store, user: &UserRow) -> Result<Option<(i64, Credits)>, StoreError> {
+    let threshold = stored_threshold(store.setting(THRESHOLD_KEY).await?.as_deref());
+    if threshold.0 == 0 || user.credits_balance >= threshold.0 {
+        return Ok(None);
+    }
+    Ok(store
+        .low_balance_crossing(user.user_id(), threshold.0)
+        .await?
+        .map(|crossing| (crossing, threshold)))
+}
+
+/// The banner for `user`, or None (above the threshold, off, or dismissed).
+pub async fn notice(store: &dyn Store, user: &UserRow) -> Result<Option<LowBalanceNotice>, StoreError> {
+    let Some((crossing, threshold)) = current_crossing(store, user).await? else {
+        return Ok(None);
+    };
+    if store.dismissed_low_balance(user.user_id()).await? == Some(crossing) {
+        return Ok(None);
+    }
+    Ok(Some(LowBalanceNotice {
+        crossing,
+        balance: Credits(user.credits_balance).to_string(),
+        threshold: threshold.to_string(),
+    }))
+}
+
+/// Dismisses the banner of `crossing`. Only the user's current crossing can be dismissed (an
+/// old or made-up id changes nothing), so a later crossing always shows.
+pub async fn dismiss(store: &dyn Store, user: &UserRow, crossing: i64) -> Result<(), StoreError> {
+    if let Some((current, _)) = current_crossing(store, user).await? {
+        if current == crossing {
+            store
+                .dismiss_low_balance(user.user_id(), crossing, chrono::Utc::now())
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub use payments::{apply_payment, PaymentEvent};
 pub use refunds_disputes::{apply_dispute, apply_refund, dispute_stage};
 
 use crate::model::{OrderId, UserId};
+use crate::server::service::alerts;
 use crate::server::service::orders::Via;
 use crate::server::store::{DisputeApplication, OrderRow, RefundApplication, Store, StoreError, WebhookEventRow};
 use crate::server::whop::types::{Dispute, Payment, Refund, WebhookEnvelope};
@@ -328,16 +329,26 @@ async fn settle(
         }
         Settled::Ignored => tracing::info!(webhook_id, event_type, "webhook ignored"),
         Settled::Failed(reason) => {
-            tracing::warn!(webhook_id, event_type, order_id, payment_id, user_id, %reason, "webhook failed")
+            tracing::warn!(webhook_id, event_type, order_id, payment_id, user_id, %reason, "webhook failed");
+            alerts::raise(store, alerts::webhook_failing(webhook_id, event_type, reason)).await;
         }
-        Settled::Retrying(at) => tracing::warn!(
-            webhook_id,
-            event_type,
-            attempts = event.attempts + 1,
-            next_attempt_at = %at,
-            error = %result.as_ref().err().map(ToString::to_string).unwrap_or_default(),
-            "webhook apply failed; will retry"
-        ),
+        Settled::Retrying(at) => {
+            let error = result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+            tracing::warn!(
+                webhook_id,
+                event_type,
+                attempts = event.attempts + 1,
+                next_attempt_at = %at,
+                %error,
+                "webhook apply failed; will retry"
+            );
+            // A transient failure that keeps coming (not a refund waiting for its payment).
+            let transient = matches!(result, Err(ApplyError::Transient(_)));
+            if transient && event.attempts + 1 >= alerts::FAILING_EVENT_ATTEMPTS {
+                let detail = format!("{} failed attempts, the last: {error}", event.attempts + 1);
+                alerts::raise(store, alerts::webhook_failing(webhook_id, event_type, &detail)).await;
+            }
+        }
         Settled::AlreadySettled => {}
     }
     Ok((settled, subject))

@@ -14,8 +14,11 @@ use chrono::Utc;
 
 use super::admin_event_queries::impl_admin_event_queries;
 use super::admin_order_queries::impl_admin_order_queries;
+use super::alert_queries::impl_alert_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
+use super::import_queries::impl_import_queries;
+use super::low_balance_queries::impl_low_balance_queries;
 use super::order_queries::impl_order_queries;
 use super::plan_queries::impl_plan_queries;
 use super::queries::{impl_queries, post_entry_in_tx};
@@ -116,6 +119,9 @@ impl_plan_queries!(SqliteStore);
 impl_settings_queries!(SqliteStore);
 // The backend's BEGIN and row-lock suffix for the review transactions.
 impl_admin_order_queries!(SqliteStore, "BEGIN IMMEDIATE", "");
+impl_alert_queries!(SqliteStore);
+impl_low_balance_queries!(SqliteStore);
+impl_import_queries!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -92,6 +92,20 @@ pub struct AuditRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// The admin alert for a newly queued payment (raised with the row, see `record_unmatched`).
+pub fn unmatched_alert(row: &UnmatchedPaymentRow) -> super::alert_queries::NewAlert {
+    let amount = crate::model::Cents(row.amount_cents).format(&row.currency);
+    super::alert_queries::NewAlert {
+        kind: "unmatched_payment",
+        subject: format!("payment:{}", row.payment_id),
+        message: format!(
+            "Paid payment {} ({amount}) was not credited and waits in the unmatched queue: {}",
+            row.payment_id, row.reason
+        ),
+        dedupe_key: format!("unmatched_payment:{}", row.payment_id),
+    }
+}
+
 #[async_trait]
 pub trait UnmatchedQueries: Send + Sync {
     /// Queues a payment; one row per payment id, so a repeat (a redelivery, reconciliation
@@ -141,6 +155,10 @@ macro_rules! impl_unmatched_queries {
             > {
                 use $crate::server::store::unmatched_queries::{UnmatchedPaymentRow, UNMATCHED_COLUMNS};
                 let _permit = self.write_permit().await;
+                let now = chrono::Utc::now();
+                // The admin alert is written in the same transaction as the row: a queued payment
+                // always has its alert, and a repeat (the row exists) raises none.
+                let mut tx = self.pool.begin().await?;
                 let q = format!(
                     "insert into unmatched_payments (payment_id, kind, reason, order_id, email, amount_cents, \
                      currency, checkout_id, whop_plan_id, whop_user_id, raw_event, status, created_at) \
@@ -159,12 +177,23 @@ macro_rules! impl_unmatched_queries {
                     .bind(&p.whop_plan_id)
                     .bind(&p.whop_user_id)
                     .bind(&p.raw_event)
-                    .bind(chrono::Utc::now())
-                    .fetch_optional(&self.pool)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
                     .await?;
                 if let Some(row) = inserted {
+                    let alert = $crate::server::store::unmatched_queries::unmatched_alert(&row);
+                    sqlx::query($crate::server::store::alert_queries::INSERT_ALERT)
+                        .bind(alert.kind)
+                        .bind(&alert.subject)
+                        .bind(&alert.message)
+                        .bind(&alert.dedupe_key)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
                     return Ok((row, true));
                 }
+                tx.rollback().await?;
                 let q = format!("select {UNMATCHED_COLUMNS} from unmatched_payments where payment_id = $1");
                 let row = sqlx::query_as::<_, UnmatchedPaymentRow>(&q)
                     .bind(&p.payment_id)

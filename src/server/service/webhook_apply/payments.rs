@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::{from_store, Applied, ApplyError, Outcome, Subject};
 use crate::model::OrderId;
+use crate::server::service::alerts;
 use crate::server::service::orders::{self, PaidPayment, Via};
 use crate::server::store::{FulfilOutcome, OrderRow, Store, UnmatchedKind};
 use crate::server::whop::types::{Payment, PaymentStatus};
@@ -157,6 +158,9 @@ async fn failed(
         .fail_order(order.order_id(), &message)
         .await
         .map_err(|e| from_store(e, &subject))?;
+    if changed {
+        alerts::raise(store, alerts::payment_failed(order.id, &payment.id, &message)).await;
+    }
     Ok(Applied {
         outcome: if changed {
             Outcome::OrderFailed

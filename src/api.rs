@@ -3,11 +3,11 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_alerts;
 pub mod admin_events;
+pub mod admin_orders;
 pub mod admin_plans;
 pub mod admin_settings;
-pub mod admin_orders;
-pub mod admin_alerts;
 pub mod admin_unmatched;
 pub mod auth;
 pub mod credits;

@@ -15,8 +15,8 @@ use leptos_router::{
 use crate::api::auth::{get_viewer, LogIn, LogOut, SignUp};
 use crate::model::{AppError, Viewer};
 use pages::{
-    account::AccountPage, admin::AdminPage, admin_orders::detail::AdminOrderPage, admin_orders::AdminOrdersPage,
-    admin_plans::AdminPlansPage, admin_settings::AdminSettingsPage, admin_alerts::AdminAlertsPage,
+    account::AccountPage, admin::AdminPage, admin_alerts::AdminAlertsPage, admin_orders::detail::AdminOrderPage,
+    admin_orders::AdminOrdersPage, admin_plans::AdminPlansPage, admin_settings::AdminSettingsPage,
     admin_unmatched::AdminUnmatchedPage, credits::CreditsPage, home::HomePage, login::LoginPage, not_found::NotFound,
     payment_status::PaymentStatusPage, signup::SignupPage,
 };

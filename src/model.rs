@@ -3,8 +3,8 @@
 
 mod account;
 mod admin;
-mod admin_events;
 mod admin_config;
+mod admin_events;
 mod admin_orders;
 mod alerts;
 mod error;
@@ -14,11 +14,11 @@ mod purchase;
 
 pub use account::{AccountView, ApiKeyView, CreatedApiKey, Role, TransactionPage, Viewer};
 pub use admin::{UnmatchedPage, UnmatchedPaymentView};
+pub use admin_config::{PlanAdminView, SettingsView};
 pub use admin_events::{
     format_secs, format_tenths, AuditPage, AuditView, DayMetrics, MetricsView, WebhookDetail, WebhookEventView,
     WebhookPage,
 };
-pub use admin_config::{PlanAdminView, SettingsView};
 pub use admin_orders::{AdminOrderDetail, AdminOrderItem, AdminOrderPage, TimelineEntry};
 pub use alerts::{AlertPage, AlertView, LowBalanceNotice};
 pub use error::AppError;

@@ -284,6 +284,11 @@ async fn server_functions(db: Db) {
             let expect = match (who, name) {
                 // An admin asking for an event that is not there: 404, nothing written.
                 (Who::Admin, "admin_webhook" | "admin_replay_webhook") => 404,
+                _ => admin_expect,
+            };
+            assert_eq!(s, expect, "{who:?} {name}: {body}");
+            no_leak(who, &body);
+        }
         // Plans and settings (the admin's Whop here is a closed port: a save is kept as failed).
         let plans_before = w.app.db.store.list_plans(true).await.unwrap().len();
         for (name, form) in [
@@ -320,6 +325,11 @@ async fn server_functions(db: Db) {
             let expect = match (who, name) {
                 // An admin acting on a plan that is not there: 404, nothing written.
                 (Who::Admin, "admin_update_plan" | "admin_set_plan_active" | "admin_retry_plan_sync") => 404,
+                _ => admin_expect,
+            };
+            assert_eq!(s, expect, "{who:?} {name}: {body}");
+            no_leak(who, &body);
+        }
         // Orders (none exist here: an admin's actions on order 1 find nothing, 404).
         for (name, form) in [
             ("admin_list_orders", vec![]),

@@ -1,8 +1,8 @@
 //! Command line: `serve` (the default) and `migrate`. Reads `.env`, then the typed config; a bad
 //! value stops here with the variable's name, before anything starts.
 
-mod sync_plans;
 mod import;
+mod sync_plans;
 
 use std::process::ExitCode;
 

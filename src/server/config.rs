@@ -253,6 +253,8 @@ fn parse_metrics_token(raw: &str) -> Result<SecretString, ConfigError> {
         });
     }
     Ok(SecretString::from(t.to_owned()))
+}
+
 /// An http(s) URL with a host, no credentials in it. The value itself is never echoed (a Slack
 /// webhook's path is its secret).
 fn alert_webhook_url(raw: &str) -> Result<String, ConfigError> {

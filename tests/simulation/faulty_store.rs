@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use atlas_credits::model::{Credits, OrderId, UserId};
 use atlas_credits::server::store::admin_event_queries::{AuditFilter, MetricsFacts, WebhookFilter};
-use atlas_credits::server::store::AdminEventQueries;
 use atlas_credits::server::store::admin_order_queries::{
     AdminOrderQueries, AdminOrderRow, OrderFilter, OrderRefundRow, Review, ReviewOutcome,
 };
+use atlas_credits::server::store::AdminEventQueries;
 use atlas_credits::server::store::{
     AlertQueries, AlertRow, DeliveryResult, ImportCounts, ImportQueries, ImportRefusal, LegacyOrder, LegacyUser,
     LowBalanceQueries, NewAlert,
@@ -231,6 +231,12 @@ impl AdminEventQueries {
         fn count_pending_webhook_events(&self) -> Result<i64, StoreError>;
         fn list_audit_page(&self, f: &AuditFilter, limit: i64) -> Result<Vec<AuditRow>, StoreError>;
         fn metrics_facts(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> Result<MetricsFacts, StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
 impl PlanQueries {
     pass {
         fn plan_by_name(&self, name: &str) -> Result<Option<PlanRow>, StoreError>;
@@ -238,6 +244,12 @@ impl PlanQueries {
         fn update_plan(&self, id: i64, f: &PlanFields, sync_status: &str, actor: &str, action: &str, now: DateTime<Utc>) -> Result<Option<PlanRow>, StoreError>;
         fn set_plan_sync(&self, id: i64, status: &str, error: Option<&str>, now: DateTime<Utc>) -> Result<PlanRow, StoreError>;
         fn swap_whop_plan(&self, id: i64, expected: Option<&str>, whop_plan_id: &str, revision: i32, now: DateTime<Utc>) -> Result<PlanRow, StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
 impl AlertQueries {
     pass {
         fn raise_alert(&self, alert: &NewAlert, now: DateTime<Utc>) -> Result<bool, StoreError>;
@@ -257,6 +269,12 @@ delegate! {
 impl SettingsQueries {
     pass {
         fn set_setting_audited(&self, key: &str, value: &str, actor: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
 impl AdminOrderQueries {
     pass {
         fn list_orders(&self, filter: &OrderFilter, before_id: Option<i64>, limit: i64) -> Result<Vec<AdminOrderRow>, StoreError>;
@@ -268,6 +286,12 @@ impl AdminOrderQueries {
         fn approve_manual_order(&self, review: &Review, now: DateTime<Utc>) -> Result<ReviewOutcome, StoreError>;
         fn reject_manual_order(&self, review: &Review, now: DateTime<Utc>) -> Result<ReviewOutcome, StoreError>;
         fn post_entry_audited(&self, entry: &NewEntry, audit: &AuditEntry) -> Result<PostOutcome, StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
 impl LowBalanceQueries {
     pass {
         fn low_balance_crossing(&self, user: UserId, threshold: i64) -> Result<Option<i64>, StoreError>;

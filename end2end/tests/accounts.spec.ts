@@ -60,11 +60,26 @@ test.describe('accounts', () => {
     await expect(page).toHaveURL(/\/signup$/);
   });
 
-  test('a non-admin opening an admin URL is refused', async ({ page }) => {
+  test('a non-admin is refused on every admin page', async ({ page }) => {
     await signUp(page, freshEmail('user'));
-    const res = await page.goto('/admin');
-    expect(res?.status()).toBe(403);
-    await expect(page.getByRole('heading', { name: 'Not allowed' })).toBeVisible();
+    for (const path of [
+      '/admin',
+      '/admin/orders',
+      '/admin/orders/1',
+      '/admin/unmatched',
+      '/admin/plans',
+      '/admin/settings',
+      '/admin/webhooks',
+      '/admin/webhooks/msg_1',
+      '/admin/audit',
+      '/admin/metrics',
+      '/admin/alerts',
+    ]) {
+      const res = await page.goto(path);
+      expect(res?.status(), path).toBe(403);
+      await expect(page.getByRole('heading', { name: 'Not allowed' }), path).toBeVisible();
+      await expect(page.getByRole('navigation', { name: 'Admin' }), path).toHaveCount(0);
+    }
     await expect(page.getByText('API keys')).toHaveCount(0);
   });
 

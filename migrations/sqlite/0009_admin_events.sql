@@ -12,7 +12,7 @@ create index audit_log_actor on audit_log (actor, id);
 create index audit_log_action on audit_log (action, id);
 
 -- Metrics read orders by when they were created, paid and credited, and refunds by date.
-create index credit_orders_created on credit_orders (created_at);
+-- created_at is served by credit_orders_created (created_at, id) from 0007.
 create index credit_orders_paid on credit_orders (paid_at);
 create index credit_orders_credited on credit_orders (credited_at);
 create index order_refunds_created on order_refunds (created_at);

@@ -38,6 +38,9 @@ test.describe('simulated Whop checkout', () => {
       await expect(page.getByRole('button', { name })).toBeVisible();
     }
 
+    // Other specs' deliveries come before this one's in the simulator's list: count them first.
+    const deliveries = async () => (await (await request.get('/_sim/whop/control/deliveries', { headers: auth })).json()) as any[];
+    const earlier = (await deliveries()).length;
     await page.getByRole('button', { name: 'Pay', exact: true }).click();
     await expect(page).toHaveURL(/\/\?paid=1$/);
 
@@ -45,7 +48,7 @@ test.describe('simulated Whop checkout', () => {
     await expect
       .poll(
         async () => {
-          const list = await (await request.get('/_sim/whop/control/deliveries', { headers: auth })).json();
+          const list = (await deliveries()).slice(earlier);
           return list.filter((d: any) => d.status === 'delivered' && d.last_status === 200).map((d: any) => d.event_type);
         },
         { timeout: 10_000 },

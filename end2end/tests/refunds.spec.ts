@@ -22,6 +22,15 @@ async function buyWith(page: Page, plan: string, button: string): Promise<string
   return checkout;
 }
 
+/** Reloads the status page until it says `text`. The page stops asking once the order is
+ * credited, and the simulator's refund or dispute may land just after that first answer. */
+async function expectStatus(page: Page, text: string): Promise<void> {
+  await expect(async () => {
+    await page.reload();
+    await expect(statusText(page)).toContainText(text, { timeout: 1_000 });
+  }).toPass({ timeout: 15_000 });
+}
+
 /** Opens the account page until its balance is exactly `expected` (e.g. "-5,000 credits"; the
  * events may still be arriving), and returns the history's rows as text. */
 async function expectAccount(page: Page, expected: string): Promise<string[]> {
@@ -41,7 +50,7 @@ test.describe('refunds and disputes', () => {
   test('pay then refund in full: the balance returns to what it was', async ({ page }) => {
     await signUpToCredits(page, 'refund-full');
     await buyWith(page, 'Starter', 'Pay, then refund in full');
-    await expect(statusText(page)).toContainText('Refunded');
+    await expectStatus(page, 'Refunded');
     const rows = await expectAccount(page, '0 credits');
     expect(rows.some((r) => r.includes('Refund') && r.includes('-5,000'))).toBe(true);
     expect(rows.some((r) => r.includes('Purchase') || r.includes('Bought'))).toBe(true);
@@ -51,7 +60,7 @@ test.describe('refunds and disputes', () => {
   test('pay then refund half of Pro: exactly 12,500 credits are clawed back', async ({ page }) => {
     await signUpToCredits(page, 'refund-half');
     await buyWith(page, 'Pro', 'Pay, then refund half');
-    await expect(statusText(page)).toContainText('Partially refunded');
+    await expectStatus(page, 'Partially refunded');
     const rows = await expectAccount(page, '12,500 credits');
     expect(rows.filter((r) => r.includes('Refund'))).toHaveLength(1);
     expect(rows.some((r) => r.includes('-12,500'))).toBe(true);
@@ -100,7 +109,7 @@ test.describe('refunds and disputes', () => {
   test('pay then lose a dispute: the credits are held and stay deducted', async ({ page }) => {
     await signUpToCredits(page, 'dispute-lost');
     await buyWith(page, 'Starter', 'Pay, then dispute (lost)');
-    await expect(statusText(page)).toContainText('Disputed');
+    await expectStatus(page, 'Disputed');
     const rows = await expectAccount(page, '0 credits');
     expect(rows.some((r) => r.includes('Held (payment disputed)') && r.includes('-5,000'))).toBe(true);
     expect(rows.some((r) => r.includes('Released'))).toBe(false);

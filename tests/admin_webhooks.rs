@@ -7,7 +7,7 @@
 mod common;
 
 use atlas_credits::model::{AuditPage, Credits, WebhookDetail, WebhookPage};
-use atlas_credits::server::store::{AdminEventQueries, AuditEntry, NewWebhookEvent, Store};
+use atlas_credits::server::store::{AuditEntry, NewWebhookEvent, Store};
 use chrono::{Duration, Utc};
 use common::auth::Browser;
 use common::whop_events::{body, deliver, event, order, payment};

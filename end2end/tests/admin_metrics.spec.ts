@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { expect, test } from '@playwright/test';
 import { freshEmail, ownAddress, PASSWORD, signUpToCredits, statusText } from './buying';
+import { cli } from './operator';
 import { negativeControl, waitForHydration } from './support';
 
 // The admin's metrics page and webhook log after a purchase through the built-in Whop
@@ -11,21 +10,6 @@ import { negativeControl, waitForHydration } from './support';
 test.beforeEach(async ({ context }) => {
   await context.setExtraHTTPHeaders(ownAddress());
 });
-
-/** The release binary on the e2e database (as refunds.spec.ts runs it). */
-function cli(args: string[], env: Record<string, string> = {}): string {
-  const root = path.resolve(__dirname, '../..');
-  const port = process.env.E2E_PORT ?? '3917';
-  const db =
-    (process.env.E2E_DB ?? 'sqlite') === 'postgres'
-      ? `${process.env.TEST_POSTGRES_URL!.replace(/\/[^/]*$/, '')}/atlas_e2e_${port}`
-      : `sqlite://end2end/.e2e-${port}/e2e.db`;
-  return execFileSync(path.join(root, 'target/release/atlas-credits'), args, {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: db, WHOP_MODE: 'simulated', RUST_LOG: 'warn', ...env },
-    encoding: 'utf8',
-  });
-}
 
 test.describe('admin metrics and webhook log', () => {
   test.skip(negativeControl, 'normal run only');

@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { Browser, expect, Page, test } from '@playwright/test';
-import { freshEmail, ownAddress, PASSWORD, signUpToCredits, statusText } from './buying';
+import { expect, Page, test } from '@playwright/test';
+import { ownAddress, signUpToCredits, statusText } from './buying';
+import { signedInAdmin } from './operator';
 import { negativeControl, waitForHydration } from './support';
 
 // The admin's orders, against the built-in Whop simulator: an Enterprise request approved with a
@@ -11,36 +10,6 @@ import { negativeControl, waitForHydration } from './support';
 test.beforeEach(async ({ context }) => {
   await context.setExtraHTTPHeaders(ownAddress());
 });
-
-/** Runs the release binary against the e2e server's database (as scripts/e2e-server.sh sets it). */
-function cli(args: string[], env: Record<string, string> = {}): string {
-  const root = path.resolve(__dirname, '../..');
-  const port = process.env.E2E_PORT ?? '3917';
-  const db =
-    (process.env.E2E_DB ?? 'sqlite') === 'postgres'
-      ? `${process.env.TEST_POSTGRES_URL!.replace(/\/[^/]*$/, '')}/atlas_e2e_${port}`
-      : `sqlite://end2end/.e2e-${port}/e2e.db`;
-  return execFileSync(path.join(root, 'target/release/atlas-credits'), args, {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: db, WHOP_MODE: 'simulated', RUST_LOG: 'warn', ...env },
-    encoding: 'utf8',
-  });
-}
-
-/** An admin made with the CLI (as an operator would), signed in and on `next`. */
-async function adminOn(browser: Browser, next: string): Promise<Page> {
-  const email = freshEmail('admin');
-  cli(['create-admin', '--email', email], { ATLAS_ADMIN_PASSWORD: PASSWORD });
-  const admin = await (await browser.newContext({ extraHTTPHeaders: ownAddress() })).newPage();
-  await admin.goto(`/login?next=${next}`);
-  await waitForHydration(admin);
-  await admin.getByLabel('Email').fill(email);
-  await admin.getByLabel('Password').fill(PASSWORD);
-  await admin.getByRole('button', { name: 'Log in' }).click();
-  await expect(admin).toHaveURL(new RegExp(`${next.replace(/[?]/g, '\\?')}$`));
-  await waitForHydration(admin);
-  return admin;
-}
 
 /** Opens the account page until its balance is exactly `expected` (events may still be arriving). */
 async function expectBalance(page: Page, expected: string) {
@@ -65,7 +34,7 @@ test.describe('admin orders', () => {
     expect(orderId).toBeTruthy();
 
     // The admin finds it in the queue (filtered by the user's email) and opens it.
-    const admin = await adminOn(browser, '/admin/orders');
+    const admin = await signedInAdmin(browser, '/admin/orders');
     await admin.getByRole('link', { name: /Manual requests waiting/ }).click();
     await expect(admin).toHaveURL(/method=manual&status=pending/);
     await admin.getByLabel('User email').fill(email);
@@ -98,7 +67,7 @@ test.describe('admin orders', () => {
     await expect(statusText(page)).toContainText('25,000 credits added');
     const orderId = new URL(page.url()).searchParams.get('order')!;
 
-    const admin = await adminOn(browser, `/admin/orders/${orderId}`);
+    const admin = await signedInAdmin(browser, `/admin/orders/${orderId}`);
     await expect(admin.locator('#order-payment-status')).toHaveText('paid');
     await admin.getByLabel(/Amount in dollars/).fill('16.25');
     await admin.locator('#refund-reason').fill('Half was never used');

@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { Browser, expect, Page, test } from '@playwright/test';
-import { freshEmail, ownAddress, PASSWORD, signUpToCredits, statusText } from './buying';
+import { expect, Page, test } from '@playwright/test';
+import { ownAddress, signUpToCredits, statusText } from './buying';
+import { signedInAdmin } from './operator';
 import { negativeControl, waitForHydration } from './support';
 
 // Plans and settings from the admin pages, against the built-in Whop simulator: a new plan is on
@@ -13,35 +12,6 @@ test.skip(negativeControl, 'normal run only');
 test.beforeEach(async ({ context }) => {
   await context.setExtraHTTPHeaders(ownAddress());
 });
-
-function cli(args: string[], env: Record<string, string> = {}): string {
-  const root = path.resolve(__dirname, '../..');
-  const port = process.env.E2E_PORT ?? '3917';
-  const db =
-    (process.env.E2E_DB ?? 'sqlite') === 'postgres'
-      ? `${process.env.TEST_POSTGRES_URL!.replace(/\/[^/]*$/, '')}/atlas_e2e_${port}`
-      : `sqlite://end2end/.e2e-${port}/e2e.db`;
-  return execFileSync(path.join(root, 'target/release/atlas-credits'), args, {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: db, WHOP_MODE: 'simulated', RUST_LOG: 'warn', ...env },
-    encoding: 'utf8',
-  });
-}
-
-/** An admin made with the CLI, signed in on its own page, landed on `next`. */
-async function adminPage(browser: Browser, next: string): Promise<Page> {
-  const email = freshEmail('admin');
-  cli(['create-admin', '--email', email], { ATLAS_ADMIN_PASSWORD: PASSWORD });
-  const page = await (await browser.newContext({ extraHTTPHeaders: ownAddress() })).newPage();
-  await page.goto(`/login?next=${next}`);
-  await waitForHydration(page);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await expect(page).toHaveURL(new RegExp(`${next.replace(/\//g, '\\/')}$`));
-  await waitForHydration(page);
-  return page;
-}
 
 async function setWhop(admin: Page, on: boolean) {
   await admin.goto('/admin/settings');
@@ -60,7 +30,7 @@ async function setBeta(admin: Page, emails: string) {
 }
 
 test('an admin creates a plan and it is on /credits with a Buy button that works', async ({ page, browser }) => {
-  const admin = await adminPage(browser, '/admin/plans');
+  const admin = await signedInAdmin(browser, '/admin/plans');
   const name = `Pack ${Date.now() % 100000}`;
   const form = admin.locator('#new-plan');
   await form.getByLabel(/^Name/).fill(name);
@@ -92,7 +62,7 @@ test('an admin creates a plan and it is on /credits with a Buy button that works
 });
 
 test('Whop off: a user sees only the request flow; on again: Buy is back', async ({ page, browser }) => {
-  const admin = await adminPage(browser, '/admin/settings');
+  const admin = await signedInAdmin(browser, '/admin/settings');
   await signUpToCredits(page, 'whop-off');
   try {
     await setWhop(admin, false);
@@ -109,7 +79,7 @@ test('Whop off: a user sees only the request flow; on again: Buy is back', async
 });
 
 test('a beta list: only listed users see Buy', async ({ page, browser }) => {
-  const admin = await adminPage(browser, '/admin/settings');
+  const admin = await signedInAdmin(browser, '/admin/settings');
   const listed = await signUpToCredits(page, 'beta-in');
   const other = await (await browser.newContext({ extraHTTPHeaders: ownAddress() })).newPage();
   await signUpToCredits(other, 'beta-out');

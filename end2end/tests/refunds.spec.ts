@@ -1,7 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import { expect, Page, test } from '@playwright/test';
 import { freshEmail, ownAddress, PASSWORD, signUpToCredits, simAuth, statusText } from './buying';
+import { cli } from './operator';
 import { negativeControl, waitForHydration } from './support';
 
 // Refunds, disputes and the unmatched-payments queue, against the built-in Whop simulator:
@@ -123,21 +122,6 @@ test.describe('refunds and disputes', () => {
     expect(rows.some((r) => r.includes('Released (dispute won)') && r.includes('+5,000'))).toBe(true);
   });
 });
-
-/** Runs the release binary against the e2e server's database (as scripts/e2e-server.sh sets it). */
-function cli(args: string[], env: Record<string, string> = {}): string {
-  const root = path.resolve(__dirname, '../..');
-  const port = process.env.E2E_PORT ?? '3917';
-  const db =
-    (process.env.E2E_DB ?? 'sqlite') === 'postgres'
-      ? `${process.env.TEST_POSTGRES_URL!.replace(/\/[^/]*$/, '')}/atlas_e2e_${port}`
-      : `sqlite://end2end/.e2e-${port}/e2e.db`;
-  return execFileSync(path.join(root, 'target/release/atlas-credits'), args, {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: db, WHOP_MODE: 'simulated', RUST_LOG: 'warn', ...env },
-    encoding: 'utf8',
-  });
-}
 
 test.describe('the unmatched-payments queue', () => {
   test.skip(negativeControl, 'normal run only');

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use atlas_credits::server::service::checkout::KeyedLocks;
 use atlas_credits::server::service::plan_sync::{self, SyncAction};
 use atlas_credits::server::service::plans::{self, PlanInput};
-use atlas_credits::server::store::{PlanRow, UserRow};
+use atlas_credits::server::store::PlanRow;
 use atlas_credits::server::whop::client::WhopClient;
 use atlas_credits::server::whop::http::{ClientConfig, RetryPolicy};
 use atlas_credits::server::whop::WhopSetup;
@@ -33,24 +33,7 @@ both_backends!(
 );
 
 async fn call(b: &Browser, app: &TestApp, endpoint: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let r = b.call(app, &format!("/api/{endpoint}"), form).await;
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, body)
-}
-
-/// Signs up `email` and makes it an admin.
-async fn admin(app: &TestApp, email: &str) -> (Browser, UserRow) {
-    let b = Browser::sign_up(app, email).await;
-    let store = app.db.store.as_ref();
-    let u = store.user_by_email(email).await.unwrap().unwrap();
-    store
-        .set_user_credentials(u.user_id(), "admin", u.password_hash.as_deref().unwrap())
-        .await
-        .unwrap();
-    let u = store.user_by_email(email).await.unwrap().unwrap();
-    (b, u)
+    b.call_fn(app, endpoint, form).await
 }
 
 async fn plan(app: &TestApp, name: &str) -> PlanRow {
@@ -103,7 +86,7 @@ async fn create_edit_and_archive_push_to_whop(db: Db) {
     let Some(app) = TestApp::spawn_simulated(db).await else {
         return;
     };
-    let (b, root) = admin(&app, "root@example.com").await;
+    let (b, root) = Browser::sign_up_admin(&app, "root@example.com").await;
     let actor = format!("admin:{}", root.id);
 
     let (s, msg) = call(&b, &app, "admin_create_plan", &form("Mega", "1,000,000", "99.00")).await;
@@ -216,7 +199,7 @@ async fn custom_price_plans_stay_off_whop(db: Db) {
     let Some(app) = TestApp::spawn_simulated(db).await else {
         return;
     };
-    let (b, _) = admin(&app, "root@example.com").await;
+    let (b, _) = Browser::sign_up_admin(&app, "root@example.com").await;
     let before = sim_plans(&app).await.len();
     let (s, msg) = call(&b, &app, "admin_create_plan", &form("Bespoke", "500000", "custom")).await;
     assert_eq!(s, 200, "{msg}");
@@ -244,7 +227,7 @@ async fn a_failed_push_keeps_the_change_and_retry_fixes_it(db: Db) {
     let Some(app) = TestApp::spawn_simulated(db).await else {
         return;
     };
-    let (b, root) = admin(&app, "root@example.com").await;
+    let (b, root) = Browser::sign_up_admin(&app, "root@example.com").await;
     let store = app.db.store.as_ref();
     let broken = unreachable_whop(&app);
     let locks = KeyedLocks::default();
@@ -325,7 +308,7 @@ async fn a_failed_push_keeps_the_change_and_retry_fixes_it(db: Db) {
 async fn a_whop_that_refuses_connections_marks_the_plan_failed(db: Db) {
     // Not simulated: the configured Whop is a closed port.
     let Some(app) = TestApp::spawn(db).await else { return };
-    let (b, _) = admin(&app, "root@example.com").await;
+    let (b, _) = Browser::sign_up_admin(&app, "root@example.com").await;
     let (s, msg) = call(&b, &app, "admin_create_plan", &form("Offline", "100", "2.00")).await;
     assert_eq!(s, 200, "the local plan is saved: {msg}");
     assert!(msg.as_str().unwrap().contains("pushing it to Whop failed"), "{msg}");
@@ -345,7 +328,7 @@ async fn editing_a_plan_never_changes_past_orders(db: Db) {
     let Some(app) = TestApp::spawn_simulated(db).await else {
         return;
     };
-    let (b, _) = admin(&app, "root@example.com").await;
+    let (b, _) = Browser::sign_up_admin(&app, "root@example.com").await;
     let buyer = Browser::sign_up(&app, "buyer@example.com").await;
     let starter = plan(&app, "Starter").await;
     let id = starter.id.to_string();
@@ -388,7 +371,7 @@ async fn bad_input_changes_nothing(db: Db) {
     let Some(app) = TestApp::spawn_simulated(db).await else {
         return;
     };
-    let (b, _) = admin(&app, "root@example.com").await;
+    let (b, _) = Browser::sign_up_admin(&app, "root@example.com").await;
     let store = app.db.store.as_ref();
     let plans_before = store.list_plans(true).await.unwrap();
     let audit_before = store.list_audit(1000).await.unwrap().len();

@@ -7,7 +7,6 @@
 
 mod common;
 
-use atlas_credits::server::store::UserRow;
 use common::auth::Browser;
 use common::{Db, TestApp};
 use reqwest::StatusCode;
@@ -20,22 +19,7 @@ both_backends!(
 );
 
 async fn call(b: &Browser, app: &TestApp, endpoint: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let r = b.call(app, &format!("/api/{endpoint}"), form).await;
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, body)
-}
-
-async fn admin(app: &TestApp, email: &str) -> (Browser, UserRow) {
-    let b = Browser::sign_up(app, email).await;
-    let store = app.db.store.as_ref();
-    let u = store.user_by_email(email).await.unwrap().unwrap();
-    store
-        .set_user_credentials(u.user_id(), "admin", u.password_hash.as_deref().unwrap())
-        .await
-        .unwrap();
-    (b, store.user_by_email(email).await.unwrap().unwrap())
+    b.call_fn(app, endpoint, form).await
 }
 
 async fn whop_offered(b: &Browser, app: &TestApp) -> bool {
@@ -59,7 +43,7 @@ async fn the_switch_and_the_beta_list_change_what_credits_offers(db: Db) {
     let Some(app) = TestApp::spawn_simulated(db).await else {
         return;
     };
-    let (root, admin_row) = admin(&app, "root@example.com").await;
+    let (root, admin_row) = Browser::sign_up_admin(&app, "root@example.com").await;
     let ann = Browser::sign_up(&app, "ann@example.com").await;
     let bob = Browser::sign_up(&app, "bob@example.com").await;
     // The cache is warm (read within its 3 s): the save must clear it for the change to show now.
@@ -151,7 +135,7 @@ async fn the_threshold_and_the_whop_target(db: Db) {
     let Some(app) = TestApp::spawn_simulated(db).await else {
         return;
     };
-    let (root, _) = admin(&app, "root@example.com").await;
+    let (root, _) = Browser::sign_up_admin(&app, "root@example.com").await;
     let (s, view) = call(&root, &app, "admin_get_settings", &[]).await;
     assert_eq!(s, 200, "{view}");
     assert_eq!(
@@ -192,7 +176,7 @@ async fn bad_settings_change_nothing(db: Db) {
     let Some(app) = TestApp::spawn_simulated(db).await else {
         return;
     };
-    let (root, _) = admin(&app, "root@example.com").await;
+    let (root, _) = Browser::sign_up_admin(&app, "root@example.com").await;
     let (_, before) = call(&root, &app, "admin_get_settings", &[]).await;
     let many: Vec<String> = (0..501).map(|i| format!("u{i}@example.com")).collect();
     let many = many.join("\n");

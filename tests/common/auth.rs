@@ -50,4 +50,31 @@ impl Browser {
         );
         b
     }
+
+    /// Signs up `email`, makes that account an admin, and returns its browser and row.
+    pub async fn sign_up_admin(app: &TestApp, email: &str) -> (Browser, atlas_credits::server::store::UserRow) {
+        let b = Browser::sign_up(app, email).await;
+        let store = app.db.store.as_ref();
+        let u = store.user_by_email(email).await.unwrap().unwrap();
+        store
+            .set_user_credentials(u.user_id(), "admin", u.password_hash.as_deref().unwrap())
+            .await
+            .unwrap();
+        (b, store.user_by_email(email).await.unwrap().unwrap())
+    }
+
+    /// Calls server function `endpoint` and answers its status and body (JSON, or the text as a
+    /// JSON string when it is not JSON).
+    pub async fn call_fn(
+        &self,
+        app: &TestApp,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = self.call(app, &format!("/api/{endpoint}"), form).await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, body)
+    }
 }

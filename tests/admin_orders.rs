@@ -63,13 +63,7 @@ impl World {
     }
 
     async fn balance(&self, u: UserId) -> Credits {
-        let balance = self.store().user_by_id(u).await.unwrap().unwrap().balance();
-        assert_eq!(
-            self.store().ledger_sum(u).await.unwrap(),
-            balance,
-            "balance == ledger sum"
-        );
-        balance
+        common::checked_balance(self.store(), u).await
     }
 
     async fn order(&self, id: i64) -> OrderRow {

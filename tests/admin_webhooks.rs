@@ -50,8 +50,7 @@ async fn replay(b: &Browser, app: &TestApp, id: &str) -> (u16, String) {
 
 async fn balance(store: &dyn Store, email: &str) -> Credits {
     let u = store.user_by_email(email).await.unwrap().unwrap();
-    assert_eq!(store.ledger_sum(u.user_id()).await.unwrap(), u.balance());
-    u.balance()
+    common::checked_balance(store, u.user_id()).await
 }
 
 async fn replays_audited(store: &dyn Store, id: &str) -> usize {

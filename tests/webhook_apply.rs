@@ -154,12 +154,7 @@ async fn order(store: &dyn Store, o: &OrderRow) -> OrderRow {
 
 /// The balance (checked equal to the ledger's sum) and how many purchase rows the user has.
 async fn balance_and_purchases(store: &dyn Store, u: UserId) -> (Credits, usize) {
-    let balance = store.user_by_id(u).await.unwrap().unwrap().balance();
-    assert_eq!(
-        store.ledger_sum(u).await.unwrap(),
-        balance,
-        "balance == sum of the ledger"
-    );
+    let balance = common::checked_balance(store, u).await;
     let rows = store.list_transactions(u, None, 1000).await.unwrap();
     (balance, rows.iter().filter(|r| r.kind == "purchase").count())
 }

@@ -10,6 +10,9 @@ use secrecy::SecretString;
 
 use crate::server::store::SqliteSynchronous;
 
+mod host_origins;
+pub use host_origins::HostOrigins;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/atlas-credits.db";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,9 @@ pub struct Config {
     /// Where new admin alerts are POSTed as JSON (`ADMIN_ALERT_WEBHOOK_URL`, e.g. a Slack
     /// incoming webhook). May hold a secret in its path: never logged.
     pub admin_alert_webhook_url: Option<String>,
+    /// `HOST_APP_ORIGINS`: the host app's origins, which may frame the widget and receive users
+    /// back from a sign-in link's "Back to Atlas".
+    pub host_app_origins: HostOrigins,
 }
 
 /// How the app reaches Whop: the built-in simulator (test mode) or a real Whop API (production
@@ -204,9 +210,11 @@ impl Config {
         let admin_alert_webhook_url = get("ADMIN_ALERT_WEBHOOK_URL")
             .map(|raw| alert_webhook_url(raw.trim()))
             .transpose()?;
+        let host_app_origins = HostOrigins::parse(get("HOST_APP_ORIGINS").as_deref().unwrap_or(""))?;
 
         Ok(Config {
             whop,
+            host_app_origins,
             admin_alert_webhook_url,
             reconcile_interval: (reconcile_interval_secs > 0)
                 .then(|| std::time::Duration::from_secs(u64::from(reconcile_interval_secs))),

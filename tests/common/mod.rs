@@ -310,3 +310,19 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 }
+
+/// The user's balance, checked equal to the sum of their ledger rows. A webhook or job may commit
+/// between the two reads, so the check counts only when the balance read before and after the
+/// sum agree (a commit in between changes it).
+pub async fn checked_balance(store: &dyn Store, u: atlas_credits::model::UserId) -> atlas_credits::model::Credits {
+    for _ in 0..50 {
+        let before = store.user_by_id(u).await.unwrap().unwrap().balance();
+        let sum = store.ledger_sum(u).await.unwrap();
+        let after = store.user_by_id(u).await.unwrap().unwrap().balance();
+        if before == after {
+            assert_eq!(sum, before, "balance == sum of the ledger");
+            return before;
+        }
+    }
+    panic!("the balance of {u:?} never held still for three reads");
+}

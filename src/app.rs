@@ -81,6 +81,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <NotFound/> }>
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/login") view=LoginPage/>
+                    // Async: its status (410 or 404) and its "Back to Atlas" are in the first HTML.
+                    <Route path=path!("/auth/link-problem") view=pages::link_problem::LinkProblemPage ssr=SsrMode::Async/>
                     <Route path=path!("/signup") view=SignupPage/>
                     // Async: the page waits for its data, so a signed-out visit can answer with a
                     // real redirect and a non-admin with a real 403.

@@ -21,7 +21,7 @@ pub use admin_events::{
 };
 pub use admin_orders::{AdminOrderDetail, AdminOrderItem, AdminOrderPage, TimelineEntry};
 pub use alerts::{AlertPage, AlertView, LowBalanceNotice};
-pub use error::AppError;
+pub use error::{AppError, HOST_USER_HINT};
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};
 pub use purchase::{CreditsPageView, OrderState, OrderView, PaymentStatusView, PlanView};

@@ -49,6 +49,7 @@ async fn housekeeping_deletes_expired_sessions_and_ended_rate_limit_windows(db: 
         report,
         HousekeepingReport {
             expired_sessions: 1,
+            expired_sign_in_links: 0,
             ended_rate_limit_windows: 1,
         }
     );

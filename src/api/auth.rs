@@ -77,10 +77,39 @@ pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
     use crate::model::Role;
     use crate::server::fn_ctx::*;
 
+    use crate::server::http::session_cookie;
+    use crate::server::service::sign_in_links;
+
     let state = state()?;
     let headers = headers().await;
-    Ok(viewer(&state, &headers).await?.map(|u| Viewer {
-        email: u.email,
-        role: Role::parse(&u.role),
+    let Some(user) = viewer(&state, &headers).await? else {
+        return Ok(None);
+    };
+    let back_url = match session_cookie::session_token(&headers, secure_cookies(&state, &headers)) {
+        Some(token) => sign_in_links::back_url(
+            state.store.as_ref(),
+            &state.web.host_origins,
+            &token,
+            chrono::Utc::now(),
+        )
+        .await
+        .map_err(|e| fail(e.into()))?,
+        None => None,
+    };
+    Ok(Some(Viewer {
+        email: user.email,
+        role: Role::parse(&user.role),
+        back_url,
     }))
+}
+
+/// The host app's home when exactly one origin is configured (`HOST_APP_ORIGINS`): where the
+/// sign-in link problem page's "Back to Atlas" points. With none or several, we cannot know.
+#[server(endpoint = "get_host_app_home")]
+pub async fn get_host_app_home() -> Result<Option<String>, AppError> {
+    let state = crate::server::fn_ctx::state()?;
+    Ok(match state.web.host_origins.as_slice() {
+        [only] => Some(format!("{only}/")),
+        _ => None,
+    })
 }

@@ -42,6 +42,11 @@ pub fn SiteHeader() -> impl IntoView {
                         match session.viewer.await {
                             Ok(Some(v)) => view! {
                                 <ul class="nav">
+                                    // Only an address whose origin HOST_APP_ORIGINS lists (checked
+                                    // on the server each time it is shown).
+                                    {v.back_url.clone().map(|href| view! {
+                                        <li><a class="back-to-host" id="back-to-host" href=href rel="noopener">"← Back to Atlas"</a></li>
+                                    })}
                                     <li><a href="/credits">"Buy credits"</a></li>
                                     <li><a href="/account">"Account"</a></li>
                                     {(v.role == Role::Admin).then(|| view! { <li><a href="/admin">"Admin"</a></li> })}

@@ -15,6 +15,7 @@ pub mod admin_webhooks;
 pub mod credits;
 pub mod forbidden;
 pub mod home;
+pub mod link_problem;
 pub mod login;
 pub mod low_balance_banner;
 pub mod not_found;

@@ -26,6 +26,10 @@ impl Role {
 pub struct Viewer {
     pub email: String,
     pub role: Role,
+    /// Where "Back to Atlas" points, when this session came from a host app's sign-in link that
+    /// named one (and its origin is still allowed).
+    #[serde(default)]
+    pub back_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

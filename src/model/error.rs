@@ -5,13 +5,19 @@ use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
+/// For people whose account the host app made: they have no password here. Shown on the log-in
+/// page and with every failed log-in (to everyone alike, so it says nothing about an account).
+pub const HOST_USER_HINT: &str = "Came here from Atlas? Your account was made by Atlas and has no password here: \
+     open Credits from inside Atlas.";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// The caller must sign in first.
     #[error("Please sign in to continue.")]
     Unauthorized,
-    /// Log-in refused: the same answer for an unknown email and a wrong password.
-    #[error("Email or password is incorrect.")]
+    /// Log-in refused: the same answer for an unknown email, a wrong password and an account
+    /// without a password (made by the host app), so it tells such users where to go instead.
+    #[error("Email or password is incorrect. {}", HOST_USER_HINT)]
     InvalidCredentials,
     /// Signed in, but not allowed to do this.
     #[error("You are not allowed to do that.")]

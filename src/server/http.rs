@@ -7,5 +7,6 @@ pub mod metrics;
 pub mod origin_check;
 pub mod safe_next;
 pub mod session_cookie;
+pub mod sign_in_link;
 pub mod transactions_csv;
 pub mod webhooks;

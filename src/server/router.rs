@@ -9,7 +9,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
-use crate::server::http::{api_v1, health, metrics, origin_check, transactions_csv, webhooks};
+use crate::server::http::{api_v1, health, metrics, origin_check, sign_in_link, transactions_csv, webhooks};
 use crate::server::state::AppState;
 
 pub fn build(state: AppState) -> Router {
@@ -32,6 +32,7 @@ pub fn build(state: AppState) -> Router {
             post(webhooks::receive_whop_webhook).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
         )
         .route("/account/transactions.csv", get(transactions_csv::download))
+        .route("/auth/link/{token}", get(sign_in_link::open_link))
         .nest("/api/v1", api_v1::routes(state.clone()))
         .leptos_routes_with_context(
             &state,
@@ -55,6 +56,38 @@ pub fn build(state: AppState) -> Router {
             state.clone(),
             origin_check::refuse_cross_site,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // Not the URI: its query may hold anything, and a sign-in link's path is a credential.
+                tracing::debug_span!("request", method = %req.method(), path = %trace_path(req.uri().path()))
+            }),
+        )
         .with_state(state)
+}
+
+/// The path as request spans record it: a sign-in link's token replaced (it signs someone in).
+pub fn trace_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const LINK: &str = "/auth/link/";
+    // Any case: a mistyped link is still someone's token.
+    if path.len() >= LINK.len() && path.as_bytes()[..LINK.len()].eq_ignore_ascii_case(LINK.as_bytes()) {
+        format!("{LINK}[redacted]").into()
+    } else {
+        path.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trace_path;
+
+    #[test]
+    fn link_tokens_are_redacted_from_traced_paths() {
+        let token = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5";
+        assert_eq!(trace_path(&format!("/auth/link/{token}")), "/auth/link/[redacted]");
+        assert_eq!(trace_path(&format!("/auth/link/{token}/more")), "/auth/link/[redacted]");
+        assert_eq!(trace_path("/auth/link/"), "/auth/link/[redacted]");
+        assert_eq!(trace_path(&format!("/Auth/LINK/{token}")), "/auth/link/[redacted]");
+        assert_eq!(trace_path("/auth/link-problem"), "/auth/link-problem");
+        assert_eq!(trace_path("/credits"), "/credits");
+    }
 }

@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod reconcile;
 pub mod refunds;
 pub mod settings;
+pub mod sign_in_links;
 pub mod system;
 pub mod text;
 pub mod unmatched;

@@ -18,6 +18,7 @@ pub mod reconcile_queries;
 pub mod refund;
 mod rows;
 pub mod settings_queries;
+pub mod sign_in_link_queries;
 mod sql;
 mod sqlite;
 pub mod unmatched_queries;
@@ -43,6 +44,7 @@ pub use rows::{
     SimObjectRow, TransactionRow, UserRow, WebhookEventRow,
 };
 pub use settings_queries::SettingsQueries;
+pub use sign_in_link_queries::{LinkOutcome, LinkSession, NewSignInLink, SignInLinkQueries, SignInLinkRow};
 pub use sqlite::{SqliteStore, SqliteSynchronous};
 pub use unmatched_queries::{
     AuditEntry, AuditRow, NewUnmatchedPayment, UnmatchedKind, UnmatchedPaymentRow, UnmatchedQueries,
@@ -90,6 +92,7 @@ pub trait Store:
     + AlertQueries
     + LowBalanceQueries
     + ImportQueries
+    + SignInLinkQueries
     + Send
     + Sync
     + 'static

@@ -27,6 +27,7 @@ use atlas_credits::server::store::{
     RefundOutcome, SettingsQueries, SimDeliveryRow, SimObjectRow, Store, StoreError, TransactionRow,
     UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow,
 };
+use atlas_credits::server::store::{LinkOutcome, LinkSession, NewSignInLink, SignInLinkQueries, SignInLinkRow};
 use chrono::{DateTime, Utc};
 
 /// When an injected failure happens relative to the real write.
@@ -306,6 +307,19 @@ delegate! {
 impl ImportQueries {
     pass {
         fn import_legacy(&self, users: &[LegacyUser], orders: &[LegacyOrder], now: DateTime<Utc>) -> Result<Result<ImportCounts, ImportRefusal>, StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
+impl SignInLinkQueries {
+    pass {
+        fn create_sign_in_link(&self, link: &NewSignInLink) -> Result<(), StoreError>;
+        fn sign_in_link(&self, token_hash: &str) -> Result<Option<SignInLinkRow>, StoreError>;
+        fn consume_sign_in_link(&self, token_hash: &str, session: &LinkSession, now: DateTime<Utc>) -> Result<LinkOutcome, StoreError>;
+        fn session_back_url(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
+        fn delete_expired_sign_in_links(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
     }
     faulty {}
 }

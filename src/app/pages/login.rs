@@ -7,6 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::app::components::ErrorNote;
 use crate::app::Session;
+use crate::model::HOST_USER_HINT;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -31,6 +32,8 @@ pub fn LoginPage() -> impl IntoView {
                 </button>
             </ActionForm>
             <p class="muted">"New here? " <a href="/signup">"Create an account"</a></p>
+            // Always shown, to everyone: whether an account has a password is never revealed.
+            <p class="muted" id="host-app-hint">{HOST_USER_HINT}</p>
         </section>
     }
 }

@@ -3,6 +3,7 @@
 
 mod error;
 mod openapi;
+mod sessions;
 mod users;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -26,6 +27,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/users/{external_id}", put(users::put_user))
         .route("/users/{external_id}/balance", get(users::get_balance))
         .route("/users/{external_id}/spend", post(users::post_spend))
+        .route("/users/{external_id}/sessions", post(sessions::create_session))
         .route("/users/{external_id}/transactions", get(users::get_transactions))
         .route_layer(middleware::from_fn_with_state(state, require_api_key));
     Router::new()

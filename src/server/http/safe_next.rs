@@ -19,7 +19,9 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn is_safe(next: &str) -> bool {
+/// True when `next` is a same-site path this module would send a browser to as it is (for
+/// callers that refuse a bad value instead of falling back, e.g. a sign-in link's `return_to`).
+pub fn is_safe(next: &str) -> bool {
     next.len() <= MAX_LEN
         && next.starts_with('/')
         && next.chars().all(allowed)

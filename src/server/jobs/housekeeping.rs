@@ -1,5 +1,5 @@
 //! Hourly housekeeping: deletes expired sessions (they are refused anyway; this keeps the table
-//! small) and rate-limit windows that have ended.
+//! small), sign-in links expired more than a day ago, and rate-limit windows that have ended.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,9 @@ use super::Job;
 use crate::server::service::rate_limit;
 use crate::server::store::Store;
 
+/// How long an expired sign-in link is kept before it is deleted.
+pub const KEEP_EXPIRED_LINKS_HOURS: i64 = 24;
+
 pub struct Housekeeping {
     store: Arc<dyn Store>,
 }
@@ -19,6 +22,9 @@ pub struct Housekeeping {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HousekeepingReport {
     pub expired_sessions: u64,
+    /// Sign-in links expired for more than `KEEP_EXPIRED_LINKS_HOURS` (kept that long so a late click
+    /// still gets the "expired" page rather than "not valid").
+    pub expired_sign_in_links: u64,
     /// Rate-limit counters whose window has ended.
     pub ended_rate_limit_windows: u64,
 }
@@ -44,9 +50,14 @@ impl Job for Housekeeping {
     async fn run_once(&self) -> anyhow::Result<HousekeepingReport> {
         let now = Utc::now();
         let expired_sessions = self.store.delete_expired_sessions(now).await?;
+        let expired_sign_in_links = self
+            .store
+            .delete_expired_sign_in_links(now - chrono::Duration::hours(KEEP_EXPIRED_LINKS_HOURS))
+            .await?;
         let ended_rate_limit_windows = rate_limit::prune_ended(self.store.as_ref(), now.timestamp()).await?;
         Ok(HousekeepingReport {
             expired_sessions,
+            expired_sign_in_links,
             ended_rate_limit_windows,
         })
     }

@@ -27,6 +27,7 @@ use super::rows::{
     RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
 };
 use super::settings_queries::impl_settings_queries;
+use super::sign_in_link_queries::impl_sign_in_link_queries;
 use super::unmatched_queries::impl_unmatched_queries;
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
@@ -76,6 +77,7 @@ impl_admin_order_queries!(PgStore, "BEGIN", " for update");
 impl_alert_queries!(PgStore);
 impl_low_balance_queries!(PgStore);
 impl_import_queries!(PgStore);
+impl_sign_in_link_queries!(PgStore, "BEGIN");
 
 #[async_trait]
 impl Store for PgStore {

@@ -29,6 +29,7 @@ use super::rows::{
     RefundApplication, RefundOutcome, SimDeliveryRow, SimObjectRow,
 };
 use super::settings_queries::impl_settings_queries;
+use super::sign_in_link_queries::impl_sign_in_link_queries;
 use super::unmatched_queries::impl_unmatched_queries;
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
@@ -122,6 +123,7 @@ impl_admin_order_queries!(SqliteStore, "BEGIN IMMEDIATE", "");
 impl_alert_queries!(SqliteStore);
 impl_low_balance_queries!(SqliteStore);
 impl_import_queries!(SqliteStore);
+impl_sign_in_link_queries!(SqliteStore, "BEGIN IMMEDIATE");
 
 #[async_trait]
 impl Store for SqliteStore {

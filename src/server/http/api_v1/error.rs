@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::model::Credits;
 use crate::server::service::host_users::HostError;
 use crate::server::service::ledger::LedgerError;
+use crate::server::service::sign_in_links::LinkError;
 use crate::server::store::StoreError;
 
 #[derive(Debug)]
@@ -18,10 +19,17 @@ pub enum ApiError {
     NotFound(String),
     MethodNotAllowed,
     BadRequest(String),
+    /// A 400 with its own code, for a refusal the caller may want to tell apart.
+    Refused {
+        code: &'static str,
+        message: String,
+    },
     PayloadTooLarge,
     UnsupportedMediaType,
     Conflict(String),
-    InsufficientCredits { balance: Credits },
+    InsufficientCredits {
+        balance: Credits,
+    },
     Unavailable,
     Internal,
 }
@@ -41,6 +49,7 @@ impl ApiError {
                 "this route does not take that method".into(),
             ),
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, "invalid_request", m.clone()),
+            ApiError::Refused { code, message } => (StatusCode::BAD_REQUEST, code, message.clone()),
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -105,6 +114,22 @@ impl From<HostError> for ApiError {
             HostError::Ledger(LedgerError::Invalid(m)) => ApiError::BadRequest(m),
             HostError::Ledger(LedgerError::UserNotFound) => ApiError::NotFound("user not found".into()),
             HostError::Ledger(LedgerError::Store(e)) | HostError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<LinkError> for ApiError {
+    fn from(e: LinkError) -> Self {
+        let code = match e {
+            LinkError::InvalidReturnTo => "invalid_return_to",
+            LinkError::BackUrlNotConfigured => "back_url_not_configured",
+            LinkError::BackUrlNotAllowed => "invalid_back_url",
+            LinkError::Host(e) => return e.into(),
+            LinkError::Store(e) => return e.into(),
+        };
+        ApiError::Refused {
+            code,
+            message: e.to_string(),
         }
     }
 }

@@ -1082,10 +1082,11 @@ async fn fetch_spec(api: &Api) -> OpenApi {
     OpenApi::new(r.body)
 }
 
-const OPERATIONS: [(&str, &str); 5] = [
+const OPERATIONS: [(&str, &str); 6] = [
     ("GET", "/openapi.json"),
     ("GET", "/users/{external_id}/balance"),
     ("GET", "/users/{external_id}/transactions"),
+    ("POST", "/users/{external_id}/sessions"),
     ("POST", "/users/{external_id}/spend"),
     ("PUT", "/users/{external_id}"),
 ];
@@ -1326,6 +1327,44 @@ async fn every_documented_status_matches_its_schema(db: Db) {
     check.answer(m, p, &r, 401);
     check.answer(m, p, &api.transactions("ghost", "").await, 404);
 
+    // POST /users/{external_id}/sessions (the body is optional; tests/sign_in_links.rs covers
+    // what the link does)
+    let (m, p) = ("POST", "/users/{external_id}/sessions");
+    check.answer(m, p, &send(api.req(Method::POST, "/users/ann/sessions")).await, 201);
+    let body = json!({ "return_to": "/account" });
+    check.answer(
+        m,
+        p,
+        &send(api.req(Method::POST, "/users/ann/sessions").json(&body)).await,
+        201,
+    );
+    check.request_ok_optional(m, p, &body);
+    for body in [
+        json!({ "return_to": "//evil.example" }),
+        json!({ "back_url": "https://atlas.example.com/" }),
+        json!({ "extra": 1 }),
+    ] {
+        let r = send(api.req(Method::POST, "/users/ann/sessions").json(&body)).await;
+        check.answer(m, p, &r, 400);
+    }
+    check.request_refused_optional(m, p, &json!({ "extra": 1 }));
+    let r = send(api.anon(Method::POST, "/users/ann/sessions").bearer_auth(&bad_key)).await;
+    check.answer(m, p, &r, 401);
+    check.answer(m, p, &send(api.req(Method::POST, "/users/ghost/sessions")).await, 404);
+    let r = send(
+        api.req(Method::POST, "/users/ann/sessions")
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"return_to":"/{}"}}"#, "a".repeat(17 * 1024))),
+    )
+    .await;
+    check.answer(m, p, &r, 413);
+    let r = send(
+        api.req(Method::POST, "/users/ann/sessions")
+            .body(r#"{"return_to":"/account"}"#),
+    )
+    .await;
+    check.answer(m, p, &r, 415);
+
     // GET /openapi.json
     let r = send(api.anon(Method::GET, "/openapi.json")).await;
     check.answer("GET", "/openapi.json", &r, 200);
@@ -1358,6 +1397,12 @@ async fn every_documented_status_matches_its_schema(db: Db) {
         "GET",
         "/users/{external_id}/transactions",
         &api.transactions("ann", "").await,
+        503,
+    );
+    check.answer(
+        "POST",
+        "/users/{external_id}/sessions",
+        &send(api.req(Method::POST, "/users/ann/sessions")).await,
         503,
     );
 
@@ -1409,6 +1454,25 @@ impl Conformance<'_> {
         assert!(
             errors.is_empty(),
             "{method} {path}: accepted body {body} does not match the documented schema: {errors:?}"
+        );
+    }
+
+    /// `request_ok` for an operation whose body is optional.
+    #[track_caller]
+    fn request_ok_optional(&self, method: &str, path: &str, body: &Value) {
+        let errors = self.spec.errors(self.spec.optional_request_schema(method, path), body);
+        assert!(
+            errors.is_empty(),
+            "{method} {path}: accepted body {body} does not match the documented schema: {errors:?}"
+        );
+    }
+
+    #[track_caller]
+    fn request_refused_optional(&self, method: &str, path: &str, body: &Value) {
+        let errors = self.spec.errors(self.spec.optional_request_schema(method, path), body);
+        assert!(
+            !errors.is_empty(),
+            "{method} {path}: refused body {body} matches the documented schema"
         );
     }
 
@@ -1522,6 +1586,15 @@ impl OpenApi {
     fn request_schema(&self, method: &str, path: &str) -> &Value {
         let body = self.deref(&self.operation(method, path)["requestBody"]);
         assert_eq!(body["required"], true, "{method} {path}: the body is required");
+        body["content"]["application/json"]
+            .get("schema")
+            .unwrap_or_else(|| panic!("{method} {path}: no application/json request schema"))
+    }
+
+    /// The request schema of an operation whose body is documented as optional.
+    fn optional_request_schema(&self, method: &str, path: &str) -> &Value {
+        let body = self.deref(&self.operation(method, path)["requestBody"]);
+        assert_eq!(body["required"], false, "{method} {path}: the body is optional");
         body["content"]["application/json"]
             .get("schema")
             .unwrap_or_else(|| panic!("{method} {path}: no application/json request schema"))

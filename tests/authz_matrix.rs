@@ -422,7 +422,7 @@ async fn server_functions(db: Db) {
 async fn api_routes(db: Db) {
     let Some(w) = world(db).await else { return };
     let store = w.app.db.store.as_ref();
-    let routes: [(reqwest::Method, &str, Option<Value>); 4] = [
+    let routes: [(reqwest::Method, &str, Option<Value>); 5] = [
         (
             reqwest::Method::PUT,
             "/api/v1/users/host-1",
@@ -435,6 +435,7 @@ async fn api_routes(db: Db) {
             Some(serde_json::json!({ "amount": 1, "idempotency_key": "k1" })),
         ),
         (reqwest::Method::GET, "/api/v1/users/host-1/transactions", None),
+        (reqwest::Method::POST, "/api/v1/users/host-1/sessions", None),
     ];
     // Sessions do not open the API, and bad keys change nothing.
     for who in EVERYONE {
@@ -455,7 +456,7 @@ async fn api_routes(db: Db) {
     );
 
     // With a live key each answers (the spend with 402: the new user has no credits).
-    let expected = [201, 200, 402, 200];
+    let expected = [201, 200, 402, 200, 201];
     for ((method, path, body), want) in routes.iter().zip(expected) {
         let mut r = w
             .anon

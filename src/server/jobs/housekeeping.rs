@@ -50,11 +50,11 @@ impl Job for Housekeeping {
     async fn run_once(&self) -> anyhow::Result<HousekeepingReport> {
         let now = Utc::now();
         let expired_sessions = self.store.delete_expired_sessions(now).await?;
+        let ended_rate_limit_windows = rate_limit::prune_ended(self.store.as_ref(), now.timestamp()).await?;
         let expired_sign_in_links = self
             .store
             .delete_expired_sign_in_links(now - chrono::Duration::hours(KEEP_EXPIRED_LINKS_HOURS))
             .await?;
-        let ended_rate_limit_windows = rate_limit::prune_ended(self.store.as_ref(), now.timestamp()).await?;
         Ok(HousekeepingReport {
             expired_sessions,
             expired_sign_in_links,

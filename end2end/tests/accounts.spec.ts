@@ -41,7 +41,10 @@ test.describe('accounts', () => {
     await page.getByLabel('Email').fill(email.toUpperCase());
     await page.getByLabel('Password').fill('wrong password here');
     await page.getByRole('button', { name: 'Log in' }).click();
-    await expect(page.getByRole('alert')).toHaveText('Email or password is incorrect.');
+    // The same answer for every failed log-in, with the hint for people Atlas signed up.
+    await expect(page.getByRole('alert')).toHaveText(
+      'Email or password is incorrect. Came here from Atlas? Your account was made by Atlas and has no password here: open Credits from inside Atlas.',
+    );
 
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByRole('button', { name: 'Log in' }).click();

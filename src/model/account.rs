@@ -28,7 +28,7 @@ pub struct Viewer {
     pub role: Role,
     /// Where "Back to Atlas" points, when this session came from a host app's sign-in link that
     /// named one (and its origin is still allowed).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub back_url: Option<String>,
 }
 

@@ -1351,6 +1351,12 @@ async fn every_documented_status_matches_its_schema(db: Db) {
     let r = send(api.anon(Method::POST, "/users/ann/sessions").bearer_auth(&bad_key)).await;
     check.answer(m, p, &r, 401);
     check.answer(m, p, &send(api.req(Method::POST, "/users/ghost/sessions")).await, 404);
+    let admin = api.create_user("adm").await;
+    api.store()
+        .set_user_credentials(admin.user_id(), "admin", "unused-hash")
+        .await
+        .unwrap();
+    check.answer(m, p, &send(api.req(Method::POST, "/users/adm/sessions")).await, 403);
     let r = send(
         api.req(Method::POST, "/users/ann/sessions")
             .header("content-type", "application/json")

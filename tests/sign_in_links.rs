@@ -30,6 +30,7 @@ both_backends!(
     back_url_is_checked_again_when_shown,
     a_browser_signed_in_as_someone_else_is_switched,
     concurrent_opens_make_one_session,
+    links_never_sign_in_an_admin,
     tokens_never_reach_the_logs,
     passwordless_users_get_the_hint_not_an_error,
 );
@@ -156,6 +157,10 @@ async fn a_link_signs_the_browser_in_once(db: Db) {
     );
 
     let b = Browser::new(&h.app);
+    // A link checker's HEAD does not use the link up.
+    let r = b.client.head(url).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert!(set_cookies(&r).is_empty());
     let r = open(&b, url).await;
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/account");
@@ -573,6 +578,30 @@ async fn concurrent_opens_make_one_session(db: Db) {
             "round {round}"
         );
     }
+}
+
+/// An API key must not be a way into the admin pages: no link for an admin, and a link made
+/// before its user became an admin no longer works.
+async fn links_never_sign_in_an_admin(db: Db) {
+    let Some(h) = Host::spawn(db, &[]).await else { return };
+    let ann = h.user("atlas-ann").await;
+    let url = h.link("atlas-ann", None).await;
+    h.store()
+        .set_user_credentials(ann.user_id(), "admin", "unused-hash")
+        .await
+        .unwrap();
+    let (status, body, _) = h.make_link("atlas-ann", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    let b = Browser::new(&h.app);
+    let r = open(&b, &url).await;
+    assert!(set_cookies(&r).is_empty());
+    assert_eq!(location(&r), "/auth/link-problem?reason=invalid");
+    assert!(viewer(&h.app, &b).await.is_null());
+    assert_eq!(h.store().delete_user_sessions(ann.user_id()).await.unwrap(), 0);
 }
 
 /// Everything the app logs while this test binary runs (installed once; tests run one at a time).

@@ -5,7 +5,7 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 
@@ -15,9 +15,17 @@ use crate::server::state::AppState;
 
 pub async fn open_link(
     State(state): State<AppState>,
+    method: Method,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
+    // axum routes HEAD to GET handlers; a link checker's HEAD must not use the link up.
+    if method == Method::HEAD {
+        let mut r = (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET")]).into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return r;
+    }
     // A path that does not even decode is just another invalid link.
     let token = path.map(|Path(t)| t).unwrap_or_default();
     let previous = session_cookie::presented_tokens(&headers);

@@ -35,6 +35,9 @@ pub enum LinkError {
     BackUrlNotConfigured,
     #[error("back_url must be an http(s) URL without user name or password on an origin listed in HOST_APP_ORIGINS")]
     BackUrlNotAllowed,
+    /// An API key must not be a way into the admin pages: admins log in with their password.
+    #[error("sign-in links cannot sign in an admin account; admins log in with their password")]
+    AdminAccount,
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]
@@ -79,6 +82,9 @@ pub async fn create(
         Some(raw) => Some(origins.accept_url(raw).ok_or(LinkError::BackUrlNotAllowed)?),
     };
     let user = host_users::user(store, req.external_id).await?;
+    if user.role == "admin" {
+        return Err(LinkError::AdminAccount);
+    }
     let token = new_token();
     let expires_at = now + Duration::minutes(LINK_MINUTES);
     store

@@ -58,14 +58,16 @@ pub enum LinkOutcome {
     Used,
     /// Expired unused; nothing written.
     Expired,
-    /// No such link.
+    /// No such link (or its user became an admin); nothing written.
     Unknown,
 }
 
 /// Marks the link used if it is unused and unexpired, in one statement, so of two opens only one
-/// gets a row back: `$1` token hash, `$2` now.
+/// gets a row back: `$1` token hash, `$2` now. A link never signs in an admin (the role may have
+/// changed since the link was made): an API key must not be a way into the admin pages.
 pub const CONSUME_LINK: &str = "update sign_in_links set used_at = $2 \
-     where token_hash = $1 and used_at is null and expires_at > $2 returning user_id, return_to, back_url";
+     where token_hash = $1 and used_at is null and expires_at > $2 \
+     and user_id in (select id from users where role <> 'admin') returning user_id, return_to, back_url";
 
 #[async_trait]
 pub trait SignInLinkQueries: Send + Sync {
@@ -138,16 +140,19 @@ macro_rules! impl_sign_in_link_queries {
                     .await?;
                 let Some((user_id, return_to, back_url)) = used else {
                     // Nothing was changed; say why, for the page the browser is shown.
-                    let row: Option<(Option<chrono::DateTime<chrono::Utc>>,)> =
-                        sqlx::query_as("select used_at from sign_in_links where token_hash = $1")
-                            .bind(token_hash)
-                            .fetch_optional(&mut *tx)
-                            .await?;
+                    let row: Option<(
+                        Option<chrono::DateTime<chrono::Utc>>,
+                        chrono::DateTime<chrono::Utc>,
+                    )> = sqlx::query_as("select used_at, expires_at from sign_in_links where token_hash = $1")
+                        .bind(token_hash)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                     tx.rollback().await?;
                     return Ok(match row {
-                        None => LinkOutcome::Unknown,
-                        Some((Some(_),)) => LinkOutcome::Used,
-                        Some((None,)) => LinkOutcome::Expired,
+                        Some((Some(_), _)) => LinkOutcome::Used,
+                        Some((None, expires_at)) if expires_at <= now => LinkOutcome::Expired,
+                        // Unknown, or its user is an admin now.
+                        _ => LinkOutcome::Unknown,
                     });
                 };
                 sqlx::query(

@@ -16,6 +16,7 @@ use crate::server::store::StoreError;
 #[derive(Debug)]
 pub enum ApiError {
     Unauthorized,
+    Forbidden(String),
     NotFound(String),
     MethodNotAllowed,
     BadRequest(String),
@@ -42,6 +43,7 @@ impl ApiError {
                 "unauthorized",
                 "a valid API key is required: Authorization: Bearer <key>".into(),
             ),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -124,6 +126,7 @@ impl From<LinkError> for ApiError {
             LinkError::InvalidReturnTo => "invalid_return_to",
             LinkError::BackUrlNotConfigured => "back_url_not_configured",
             LinkError::BackUrlNotAllowed => "invalid_back_url",
+            LinkError::AdminAccount => return ApiError::Forbidden(e.to_string()),
             LinkError::Host(e) => return e.into(),
             LinkError::Store(e) => return e.into(),
         };

@@ -88,7 +88,7 @@ pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
     let back_url = match session_cookie::session_token(&headers, secure_cookies(&state, &headers)) {
         Some(token) => sign_in_links::back_url(
             state.store.as_ref(),
-            &state.web.host_origins,
+            &state.web.host_app_origins,
             &token,
             chrono::Utc::now(),
         )
@@ -108,7 +108,7 @@ pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
 #[server(endpoint = "get_host_app_home")]
 pub async fn get_host_app_home() -> Result<Option<String>, AppError> {
     let state = crate::server::fn_ctx::state()?;
-    Ok(match state.web.host_origins.as_slice() {
+    Ok(match state.web.host_app_origins.as_slice() {
         [only] => Some(format!("{only}/")),
         _ => None,
     })

@@ -51,7 +51,7 @@ pub async fn create_session(
         .map_err(|_| ApiError::BadRequest("the Host header is not a plain host[:port]".into()))?;
     let link = sign_in_links::create(
         state.store.as_ref(),
-        &state.web.host_origins,
+        &state.web.host_app_origins,
         &base,
         LinkRequest {
             external_id: &external_id,

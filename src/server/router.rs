@@ -9,7 +9,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
-use crate::server::http::{api_v1, health, metrics, origin_check, transactions_csv, webhooks};
+use crate::server::http::{api_v1, frame_policy, health, metrics, origin_check, transactions_csv, webhooks, widget};
 use crate::server::state::AppState;
 
 pub fn build(state: AppState) -> Router {
@@ -33,6 +33,7 @@ pub fn build(state: AppState) -> Router {
         )
         .route("/account/transactions.csv", get(transactions_csv::download))
         .nest("/api/v1", api_v1::routes(state.clone()))
+        .merge(widget::routes())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -55,6 +56,7 @@ pub fn build(state: AppState) -> Router {
             state.clone(),
             origin_check::refuse_cross_site,
         ))
+        .layer(axum::middleware::from_fn(frame_policy::deny_framing_by_default))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

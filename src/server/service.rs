@@ -23,3 +23,4 @@ pub mod system;
 pub mod text;
 pub mod unmatched;
 pub mod webhook_apply;
+pub mod widget;

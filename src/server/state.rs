@@ -33,6 +33,8 @@ pub struct WebSettings {
     pub trusted_proxy_hops: u8,
     /// `METRICS_TOKEN`: when set, `GET /metrics` needs it as a bearer token.
     pub metrics_token: Option<SecretString>,
+    /// `HOST_APP_ORIGINS`: who may frame the widget and be linked back to.
+    pub host_app_origins: crate::server::config::HostOrigins,
 }
 
 impl WebSettings {
@@ -43,6 +45,7 @@ impl WebSettings {
             trust_proxy: c.trust_proxy,
             trusted_proxy_hops: c.trusted_proxy_hops,
             metrics_token: c.metrics_token.clone(),
+            host_app_origins: c.host_app_origins.clone(),
         }
     }
 

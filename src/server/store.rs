@@ -21,6 +21,7 @@ pub mod settings_queries;
 mod sql;
 mod sqlite;
 pub mod unmatched_queries;
+pub mod widget_queries;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub use rows::{
     SimObjectRow, TransactionRow, UserRow, WebhookEventRow,
 };
 pub use settings_queries::SettingsQueries;
+pub use widget_queries::WidgetQueries;
 pub use sqlite::{SqliteStore, SqliteSynchronous};
 pub use unmatched_queries::{
     AuditEntry, AuditRow, NewUnmatchedPayment, UnmatchedKind, UnmatchedPaymentRow, UnmatchedQueries,
@@ -90,6 +92,7 @@ pub trait Store:
     + AlertQueries
     + LowBalanceQueries
     + ImportQueries
+    + WidgetQueries
     + Send
     + Sync
     + 'static

@@ -25,7 +25,7 @@ use atlas_credits::server::store::{
     NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow,
     PlanFields, PlanQueries, PlanRow, PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication,
     RefundOutcome, SettingsQueries, SimDeliveryRow, SimObjectRow, Store, StoreError, TransactionRow,
-    UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow,
+    UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow, WidgetQueries,
 };
 use chrono::{DateTime, Utc};
 
@@ -306,6 +306,17 @@ delegate! {
 impl ImportQueries {
     pass {
         fn import_legacy(&self, users: &[LegacyUser], orders: &[LegacyOrder], now: DateTime<Utc>) -> Result<Result<ImportCounts, ImportRefusal>, StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
+impl WidgetQueries {
+    pass {
+        fn create_widget_token(&self, token_hash: &str, user: UserId, api_key_id: i64, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
+        fn widget_token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserRow>, StoreError>;
+        fn delete_expired_widget_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
     }
     faulty {}
 }

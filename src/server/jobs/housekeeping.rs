@@ -1,5 +1,5 @@
 //! Hourly housekeeping: deletes expired sessions (they are refused anyway; this keeps the table
-//! small) and rate-limit windows that have ended.
+//! small), rate-limit windows that have ended, and widget tokens a day past their expiry.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +21,8 @@ pub struct HousekeepingReport {
     pub expired_sessions: u64,
     /// Rate-limit counters whose window has ended.
     pub ended_rate_limit_windows: u64,
+    /// Widget tokens that expired more than a day ago.
+    pub expired_widget_tokens: u64,
 }
 
 impl Housekeeping {
@@ -45,9 +47,14 @@ impl Job for Housekeeping {
         let now = Utc::now();
         let expired_sessions = self.store.delete_expired_sessions(now).await?;
         let ended_rate_limit_windows = rate_limit::prune_ended(self.store.as_ref(), now.timestamp()).await?;
+        let expired_widget_tokens = self
+            .store
+            .delete_expired_widget_tokens(now - chrono::Duration::days(1))
+            .await?;
         Ok(HousekeepingReport {
             expired_sessions,
             ended_rate_limit_windows,
+            expired_widget_tokens,
         })
     }
 

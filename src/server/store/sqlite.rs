@@ -30,6 +30,7 @@ use super::rows::{
 };
 use super::settings_queries::impl_settings_queries;
 use super::unmatched_queries::impl_unmatched_queries;
+use super::widget_queries::impl_widget_queries;
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
     StoreError, TransactionRow, UserRow,
@@ -122,6 +123,7 @@ impl_admin_order_queries!(SqliteStore, "BEGIN IMMEDIATE", "");
 impl_alert_queries!(SqliteStore);
 impl_low_balance_queries!(SqliteStore);
 impl_import_queries!(SqliteStore);
+impl_widget_queries!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -34,6 +34,8 @@ export WHOP_SIM_API_KEY="${WHOP_SIM_API_KEY:-sim_e2e_key}"
 # Specs that sign up many users give each test its own X-Forwarded-For, so the per-address
 # sign-up limit (10 an hour) is not spent by the whole suite from 127.0.0.1.
 export TRUST_PROXY=true
+# The browser test of the host app (end2end/tests/host_app.spec.ts) plays Atlas on this port + 1000.
+export HOST_APP_ORIGINS="${HOST_APP_ORIGINS:-http://127.0.0.1:$((port + 1000))}"
 if [ "${E2E_NEGATIVE:-0}" = 1 ]; then
   export LEPTOS_SITE_PKG_DIR=no-such-bundle
 fi

@@ -635,6 +635,8 @@ async fn every_route_requires_a_live_key(db: Db) {
             with(api.anon(Method::POST, "/users/u1/spend")).json(&json!({ "amount": 5, "idempotency_key": key })),
             with(api.anon(Method::GET, "/users/u1/transactions")),
             with(api.anon(Method::GET, "/users/ghost/balance")),
+            with(api.anon(Method::POST, "/users/u1/widget-tokens")),
+            with(api.anon(Method::POST, "/users/u1/sessions")),
         ];
         for rb in calls {
             let r = send(rb).await;

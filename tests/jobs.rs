@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use atlas_credits::server::jobs::housekeeping::HousekeepingReport;
 use atlas_credits::server::jobs::{Housekeeping, Job, SimDelivery};
-use atlas_credits::server::store::NewSimDelivery;
+use atlas_credits::server::store::{NewApiKey, NewSimDelivery};
 use atlas_credits::server::whop::simulator::{DeliveryReport, Simulator};
 use chrono::Utc;
 use common::{Db, TestApp, TestDb};
@@ -25,8 +25,10 @@ async fn the_app_runs_the_jobs_its_configuration_calls_for(db: Db) {
 }
 
 async fn housekeeping_deletes_expired_sessions_and_ended_rate_limit_windows(db: Db) {
-    let Some(app) = TestApp::spawn(db).await else { return };
-    let store = app.db.store.clone();
+    // A bare database, not a running app: the app's own housekeeping step at start-up would race
+    // this test for the rows it made.
+    let Some(test_db) = TestDb::new(db).await else { return };
+    let store = test_db.store.clone();
     let user = common::user(store.as_ref(), "ann@example.com").await;
     let now = Utc::now();
     store
@@ -43,6 +45,30 @@ async fn housekeeping_deletes_expired_sessions_and_ended_rate_limit_windows(db: 
     store.rate_limit_hit("test:old", now_unix - 7200, 300).await.unwrap();
     store.rate_limit_hit("test:current", now_unix, 300).await.unwrap();
 
+    // Widget tokens are kept a day past their expiry (a page open overnight says "expired", not
+    // "unknown"), then removed.
+    let key = store
+        .create_api_key(&NewApiKey {
+            name: "atlas".into(),
+            key_hash: "hash".into(),
+            key_prefix: "ak_".into(),
+            created_by: "cli".into(),
+        })
+        .await
+        .unwrap();
+    for (hash, expires) in [("old", -49), ("recent", -1), ("open", 1)] {
+        store
+            .create_widget_token(
+                hash,
+                user.user_id(),
+                key.id,
+                now - chrono::Duration::hours(50),
+                now + chrono::Duration::hours(expires),
+            )
+            .await
+            .unwrap();
+    }
+
     let job = Housekeeping::new(store.clone());
     let report = job.run_once().await.unwrap();
     assert_eq!(
@@ -51,10 +77,16 @@ async fn housekeeping_deletes_expired_sessions_and_ended_rate_limit_windows(db: 
             expired_sessions: 1,
             expired_sign_in_links: 0,
             ended_rate_limit_windows: 1,
+            expired_widget_tokens: 1,
         }
     );
     assert!(job.is_noteworthy(&report));
     assert!(store.session_user("live", now).await.unwrap().is_some());
+    assert!(store.widget_token_user("open", now).await.unwrap().is_some());
+    assert!(
+        store.widget_token_user("recent", now).await.unwrap().is_none(),
+        "expired: refused"
+    );
     // Nothing left to do: an idle step.
     let again = job.run_once().await.unwrap();
     assert_eq!(again, HousekeepingReport::default());

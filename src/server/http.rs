@@ -2,6 +2,7 @@
 
 pub mod api_v1;
 pub mod client_ip;
+pub mod frame_policy;
 pub mod health;
 pub mod metrics;
 pub mod origin_check;
@@ -10,3 +11,4 @@ pub mod session_cookie;
 pub mod sign_in_link;
 pub mod transactions_csv;
 pub mod webhooks;
+pub mod widget;

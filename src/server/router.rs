@@ -9,7 +9,9 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
-use crate::server::http::{api_v1, health, metrics, origin_check, sign_in_link, transactions_csv, webhooks};
+use crate::server::http::{
+    api_v1, frame_policy, health, metrics, origin_check, sign_in_link, transactions_csv, webhooks, widget,
+};
 use crate::server::state::AppState;
 
 pub fn build(state: AppState) -> Router {
@@ -34,6 +36,7 @@ pub fn build(state: AppState) -> Router {
         .route("/account/transactions.csv", get(transactions_csv::download))
         .route("/auth/link/{token}", get(sign_in_link::open_link))
         .nest("/api/v1", api_v1::routes(state.clone()))
+        .merge(widget::routes())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -56,6 +59,7 @@ pub fn build(state: AppState) -> Router {
             state.clone(),
             origin_check::refuse_cross_site,
         ))
+        .layer(axum::middleware::from_fn(frame_policy::deny_framing_by_default))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 // Not the URI: its query may hold anything, and a sign-in link's path is a credential.

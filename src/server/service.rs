@@ -24,3 +24,4 @@ pub mod system;
 pub mod text;
 pub mod unmatched;
 pub mod webhook_apply;
+pub mod widget;

@@ -22,6 +22,7 @@ pub mod sign_in_link_queries;
 mod sql;
 mod sqlite;
 pub mod unmatched_queries;
+pub mod widget_queries;
 
 use std::sync::Arc;
 
@@ -49,6 +50,7 @@ pub use sqlite::{SqliteStore, SqliteSynchronous};
 pub use unmatched_queries::{
     AuditEntry, AuditRow, NewUnmatchedPayment, UnmatchedKind, UnmatchedPaymentRow, UnmatchedQueries,
 };
+pub use widget_queries::WidgetQueries;
 
 use crate::server::config::Config;
 
@@ -93,6 +95,7 @@ pub trait Store:
     + LowBalanceQueries
     + ImportQueries
     + SignInLinkQueries
+    + WidgetQueries
     + Send
     + Sync
     + 'static

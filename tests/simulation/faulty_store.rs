@@ -25,7 +25,7 @@ use atlas_credits::server::store::{
     NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow,
     PlanFields, PlanQueries, PlanRow, PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication,
     RefundOutcome, SettingsQueries, SimDeliveryRow, SimObjectRow, Store, StoreError, TransactionRow,
-    UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow,
+    UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow, WidgetQueries,
 };
 use atlas_credits::server::store::{LinkOutcome, LinkSession, NewSignInLink, SignInLinkQueries, SignInLinkRow};
 use chrono::{DateTime, Utc};
@@ -320,6 +320,17 @@ impl SignInLinkQueries {
         fn consume_sign_in_link(&self, token_hash: &str, session: &LinkSession, now: DateTime<Utc>) -> Result<LinkOutcome, StoreError>;
         fn session_back_url(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<String>, StoreError>;
         fn delete_expired_sign_in_links(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
+impl WidgetQueries {
+    pass {
+        fn create_widget_token(&self, token_hash: &str, user: UserId, api_key_id: i64, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<(), StoreError>;
+        fn widget_token_user(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<UserRow>, StoreError>;
+        fn delete_expired_widget_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
     }
     faulty {}
 }

@@ -5,6 +5,7 @@ mod error;
 mod openapi;
 mod sessions;
 mod users;
+mod widget_tokens;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header;
@@ -29,6 +30,10 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/users/{external_id}/spend", post(users::post_spend))
         .route("/users/{external_id}/sessions", post(sessions::create_session))
         .route("/users/{external_id}/transactions", get(users::get_transactions))
+        .route(
+            "/users/{external_id}/widget-tokens",
+            post(widget_tokens::post_widget_token),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_api_key));
     Router::new()
         .route("/openapi.json", get(openapi::serve))

@@ -1,5 +1,6 @@
 //! Hourly housekeeping: deletes expired sessions (they are refused anyway; this keeps the table
-//! small), sign-in links expired more than a day ago, and rate-limit windows that have ended.
+//! small), rate-limit windows that have ended, and sign-in links and widget tokens a day past their
+//! expiry.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,8 @@ pub struct HousekeepingReport {
     pub expired_sign_in_links: u64,
     /// Rate-limit counters whose window has ended.
     pub ended_rate_limit_windows: u64,
+    /// Widget tokens that expired more than a day ago.
+    pub expired_widget_tokens: u64,
 }
 
 impl Housekeeping {
@@ -55,10 +58,15 @@ impl Job for Housekeeping {
             .store
             .delete_expired_sign_in_links(now - chrono::Duration::hours(KEEP_EXPIRED_LINKS_HOURS))
             .await?;
+        let expired_widget_tokens = self
+            .store
+            .delete_expired_widget_tokens(now - chrono::Duration::days(1))
+            .await?;
         Ok(HousekeepingReport {
             expired_sessions,
             expired_sign_in_links,
             ended_rate_limit_windows,
+            expired_widget_tokens,
         })
     }
 

@@ -29,6 +29,7 @@ use super::rows::{
 use super::settings_queries::impl_settings_queries;
 use super::sign_in_link_queries::impl_sign_in_link_queries;
 use super::unmatched_queries::impl_unmatched_queries;
+use super::widget_queries::impl_widget_queries;
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
     StoreError, TransactionRow, UserRow,
@@ -78,6 +79,7 @@ impl_alert_queries!(PgStore);
 impl_low_balance_queries!(PgStore);
 impl_import_queries!(PgStore);
 impl_sign_in_link_queries!(PgStore, "BEGIN");
+impl_widget_queries!(PgStore);
 
 #[async_trait]
 impl Store for PgStore {

@@ -31,6 +31,7 @@ use super::rows::{
 use super::settings_queries::impl_settings_queries;
 use super::sign_in_link_queries::impl_sign_in_link_queries;
 use super::unmatched_queries::impl_unmatched_queries;
+use super::widget_queries::impl_widget_queries;
 use super::{
     sql, Backend, ConnectOptions, NewEntry, NewUser, NewWebhookEvent, PlanRow, PostOutcome, Recorded, Store,
     StoreError, TransactionRow, UserRow,
@@ -124,6 +125,7 @@ impl_alert_queries!(SqliteStore);
 impl_low_balance_queries!(SqliteStore);
 impl_import_queries!(SqliteStore);
 impl_sign_in_link_queries!(SqliteStore, "BEGIN IMMEDIATE");
+impl_widget_queries!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -160,7 +160,8 @@ test.describe('Atlas, the host app', () => {
     await page.context().clearCookies();
     await page.goto(link.url);
     await expect(page.getByRole('heading', { level: 1 })).toContainText(/link/i);
-    await expect(page.getByRole('link', { name: /Log in/ })).toBeVisible();
+    // The page's own "Log in" (the header has one too when signed out).
+    await expect(page.locator('#link-problem').getByRole('link', { name: 'Log in' })).toBeVisible();
 
     // The frame names who may embed it; everything else is unframable.
     const frame = await request.get('/widget');

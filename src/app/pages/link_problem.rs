@@ -11,8 +11,13 @@ use crate::api::auth::get_host_app_home;
 #[component]
 pub fn LinkProblemPage() -> impl IntoView {
     let query = use_query_map();
-    let reason = query.read_untracked().get("reason").unwrap_or_default();
-    let (heading, text, gone) = match reason.as_str() {
+    // Only the three known reasons; anything else in the query is "invalid" and never echoed.
+    let reason = match query.read_untracked().get("reason").as_deref() {
+        Some("used") => "used",
+        Some("expired") => "expired",
+        _ => "invalid",
+    };
+    let (heading, text, gone) = match reason {
         "used" => (
             "This sign-in link was already used",
             "Each link signs in once. Open Credits from Atlas again to get a new one.",
@@ -42,7 +47,7 @@ pub fn LinkProblemPage() -> impl IntoView {
 
     view! {
         <Title text="Sign-in link"/>
-        <section class="card narrow" id="link-problem" data-reason=reason.clone()>
+        <section class="card narrow" id="link-problem" data-reason=reason>
             <h1>{heading}</h1>
             <p>{text}</p>
             <ul class="link-problem-actions">

@@ -8,6 +8,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use crate::model::{HostAttemptView, HostDeliveryView, WebhookEndpointView};
 use crate::server::service::text::refuse_control_chars;
 use crate::server::store::host_webhook_queries::EVENT_TYPES;
 use crate::server::store::{
@@ -258,6 +259,48 @@ pub async fn delivery(
     Ok((row, attempts))
 }
 
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn endpoint_view(row: &HostEndpointRow) -> WebhookEndpointView {
+    WebhookEndpointView {
+        id: row.id,
+        url: row.url.clone(),
+        event_types: row.event_types.split(',').map(str::to_string).collect(),
+        description: row.description.clone(),
+        enabled: row.enabled,
+        created_at: rfc3339(row.created_at),
+        created_by: row.created_by.clone(),
+    }
+}
+
+pub fn delivery_view(row: &HostDeliveryRow) -> HostDeliveryView {
+    HostDeliveryView {
+        id: row.id,
+        endpoint_id: row.endpoint_id,
+        endpoint_url: row.endpoint_url.clone(),
+        event_type: row.event_type.clone(),
+        webhook_id: row.message_id.clone(),
+        status: row.status.clone(),
+        attempts: row.attempts,
+        last_status_code: row.last_status_code,
+        last_error: row.last_error.clone(),
+        next_attempt_at: (row.status == "pending").then(|| rfc3339(row.next_attempt_at)),
+        created_at: rfc3339(row.created_at),
+        delivered_at: row.delivered_at.map(rfc3339),
+    }
+}
+
+pub fn attempt_view(row: &HostAttemptRow) -> HostAttemptView {
+    HostAttemptView {
+        attempted_at: rfc3339(row.attempted_at),
+        status_code: row.status_code,
+        error: row.error.clone(),
+        duration_ms: row.duration_ms,
+    }
+}
+
 /// A delivery was given up: one alert per endpoint per hour, however many fail in it.
 pub fn delivery_failed_alert(endpoint_id: i64, delivery_id: i64, now: DateTime<Utc>) -> NewAlert {
     NewAlert {
@@ -320,6 +363,11 @@ mod tests {
         assert_eq!(next_attempt(8, t0), None);
         assert_eq!(next_attempt(0, t0), None);
         assert_eq!(next_attempt(i32::MIN, t0), None);
+    }
+
+    #[test]
+    fn the_page_offers_the_store_s_event_types() {
+        assert_eq!(crate::model::HOST_EVENT_TYPES, EVENT_TYPES);
     }
 
     #[test]

@@ -207,6 +207,12 @@ async fn deliveries(store: &dyn Store) -> Vec<HostDeliveryRow> {
         .unwrap()
 }
 
+/// A moment just after now in whole milliseconds: PostgreSQL keeps microseconds, so times derived
+/// from it read back equal, and anything created before it is due.
+fn due_now() -> DateTime<Utc> {
+    (Utc::now() + Duration::milliseconds(1)).trunc_subsecs(3)
+}
+
 fn data(got: &Got) -> &Value {
     &got.body["data"]
 }
@@ -374,8 +380,7 @@ async fn retries_follow_the_schedule_then_give_up(db: Db) {
     // Fails three times, then is delivered; each retry comes exactly on schedule.
     rx.fail_next(3);
     post(store, u, "spend", 10, "s1").await;
-    // Whole milliseconds: PostgreSQL keeps microseconds, so the times read back compare equal.
-    let t0 = Utc::now().trunc_subsecs(3);
+    let t0 = due_now();
     let retrying = HostWebhooksReport {
         retrying: 1,
         ..Default::default()
@@ -407,7 +412,7 @@ async fn retries_follow_the_schedule_then_give_up(db: Db) {
     // Always failing: eight tries over the whole schedule, then given up with one alert.
     rx.fail_next(usize::MAX);
     post(store, u, "spend", 10, "s2").await;
-    let mut at = Utc::now().trunc_subsecs(3);
+    let mut at = due_now();
     let id = deliveries(store).await[0].id;
     for n in 1..=8 {
         let report = job.run_at(at).await.unwrap();

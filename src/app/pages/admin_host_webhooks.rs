@@ -140,7 +140,7 @@ pub fn AdminWebhookEndpointsPage() -> impl IntoView {
                             let ty: &'static str = ty;
                             let id = format!("event-{}", ty.replace('.', "-"));
                             view! {
-                                <label class="check" for=id.clone()>
+                                <label class="check">
                                     <input type="checkbox" id=id
                                            prop:checked=move || chosen.read().contains(&ty)
                                            on:change=move |ev| {

@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use common::sim_shop::{press, SimShop};
 use common::whop_events::{deliver, order, payment};
+use common::auth::Browser;
 use common::{user, Db, TestApp, TestDb};
 use serde_json::{json, Value};
 
@@ -31,6 +32,7 @@ both_backends!(
     every_event_type_carries_its_payload,
     resend_keeps_the_webhook_id,
     the_cli_registers_lists_and_disables_endpoints,
+    admins_register_endpoints_and_resend_over_http,
 );
 
 // ---- a receiving server
@@ -740,4 +742,110 @@ async fn the_cli_registers_lists_and_disables_endpoints(db: Db) {
         assert!(!out.status.success(), "{bad:?}");
     }
     assert_eq!(t.store.list_host_endpoints().await.unwrap().len(), 2);
+}
+
+async fn admins_register_endpoints_and_resend_over_http(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let store = app.db.store.as_ref();
+    let (admin, admin_row) = Browser::sign_up_admin(&app, "root@example.com").await;
+    let someone = Browser::sign_up(&app, "someone@example.com").await;
+    let rx = Receiver::start().await;
+    let url = format!("{}/0", rx.url);
+
+    // Hostile input is refused with a message, and nothing is registered.
+    for (bad_url, events) in [
+        ("javascript:alert(1)", "credits.spent"),
+        ("https://a.example/\u{0}", "credits.spent"),
+        (url.as_str(), ""),
+        (url.as_str(), "credits.spent,drop table"),
+    ] {
+        let (s, body) = admin
+            .call_fn(&app, "admin_create_webhook_endpoint", &[("url", bad_url), ("events", events)])
+            .await;
+        assert_eq!(s, 400, "{bad_url} {events}: {body}");
+    }
+    assert!(store.list_host_endpoints().await.unwrap().is_empty());
+
+    let (s, created) = admin
+        .call_fn(
+            &app,
+            "admin_create_webhook_endpoint",
+            &[("url", &url), ("events", "credits.spent"), ("description", "Atlas")],
+        )
+        .await;
+    assert_eq!(s, 200, "{created}");
+    rx.inbox.lock().unwrap().secrets.push(created["secret"].as_str().unwrap().to_string());
+    // The list never shows the secret again.
+    let (s, listed) = admin.call_fn(&app, "admin_list_webhook_endpoints", &[]).await;
+    assert_eq!(s, 200);
+    assert_eq!(listed[0]["url"], url.as_str());
+    assert!(!listed.to_string().contains("whsec_"), "{listed}");
+    let page = admin.client.get(app.url("/admin/webhook-endpoints")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&url) && html.contains("Add endpoint") && !html.contains("whsec_"));
+
+    // The background job delivers a spend.
+    let u = user(store, "ann@example.com").await.user_id();
+    post(store, u, "admin_adjustment", 100, "start").await;
+    post(store, u, "spend", 10, "s1").await;
+    let start = Instant::now();
+    while rx.got().is_empty() {
+        assert!(start.elapsed() < StdDuration::from_secs(10), "never delivered");
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    let (s, page) = admin
+        .call_fn(&app, "admin_list_host_deliveries", &[("status", "delivered")])
+        .await;
+    assert_eq!(s, 200, "{page}");
+    let id = page["items"][0]["id"].as_i64().unwrap().to_string();
+    let (s, detail) = admin.call_fn(&app, "admin_host_delivery", &[("id", &id)]).await;
+    assert_eq!(s, 200);
+    assert_eq!(detail["delivery"]["webhook_id"], rx.got()[0].id.as_str());
+    assert_eq!(detail["attempts"].as_array().unwrap().len(), 1);
+
+    // Only an admin resends, with a reason and a confirmation; the same webhook-id goes again.
+    let resend = [("id", id.as_str()), ("reason", "Atlas lost it"), ("confirm", "yes")];
+    let (s, _) = someone.call_fn(&app, "admin_resend_host_delivery", &resend).await;
+    assert_eq!(s, 403);
+    let (s, _) = admin
+        .call_fn(&app, "admin_resend_host_delivery", &[("id", id.as_str()), ("reason", "x")])
+        .await;
+    assert_eq!(s, 400, "the confirmation is required");
+    let (s, body) = admin.call_fn(&app, "admin_resend_host_delivery", &resend).await;
+    assert_eq!(s, 200, "{body}");
+    let start = Instant::now();
+    while rx.got().len() < 2 {
+        assert!(start.elapsed() < StdDuration::from_secs(10), "never resent");
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    let got = rx.got();
+    assert_eq!(got[0].id, got[1].id);
+    assert!(got.iter().all(|g| g.verified));
+    let audit = store.audit_for(&format!("webhook_delivery:{id}"), 10).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].actor, format!("admin:{}", admin_row.id));
+    let page = admin
+        .client
+        .get(app.url(&format!("/admin/webhook-endpoints/deliveries/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains(&got[0].id));
+
+    // Disabling pauses: a new spend waits, enabling sends it.
+    let endpoint = listed[0]["id"].as_i64().unwrap().to_string();
+    let (s, _) = admin
+        .call_fn(&app, "admin_set_webhook_endpoint_enabled", &[("id", &endpoint), ("enabled", "false")])
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = someone
+        .call_fn(&app, "admin_set_webhook_endpoint_enabled", &[("id", &endpoint), ("enabled", "true")])
+        .await;
+    assert_eq!(s, 403);
+    post(store, u, "spend", 10, "s2").await;
+    assert_eq!(count(&app.db.url, "select count(*) from host_events").await, 1, "no fan-out while disabled");
 }

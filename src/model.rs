@@ -24,8 +24,8 @@ pub use admin_orders::{AdminOrderDetail, AdminOrderItem, AdminOrderPage, Timelin
 pub use alerts::{AlertPage, AlertView, LowBalanceNotice};
 pub use error::AppError;
 pub use host_webhooks::{
-    CreatedWebhookEndpoint, HostAttemptView, HostDeliveryDetail, HostDeliveryPage, HostDeliveryView, WebhookEndpointView,
-    HOST_EVENT_TYPES,
+    CreatedWebhookEndpoint, HostAttemptView, HostDeliveryDetail, HostDeliveryPage, HostDeliveryView,
+    WebhookEndpointView, HOST_EVENT_TYPES,
 };
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};

@@ -297,7 +297,10 @@ async fn server_functions(db: Db) {
                 "admin_create_webhook_endpoint",
                 vec![("url", "http://127.0.0.1:9/authz"), ("events", "order.failed")],
             ),
-            ("admin_set_webhook_endpoint_enabled", vec![("id", "999"), ("enabled", "false")]),
+            (
+                "admin_set_webhook_endpoint_enabled",
+                vec![("id", "999"), ("enabled", "false")],
+            ),
             ("admin_list_host_deliveries", vec![]),
             ("admin_host_delivery", vec![("id", "1")]),
             (

@@ -13,14 +13,16 @@ use atlas_credits::model::UserId;
 use atlas_credits::server::jobs::host_webhooks::HostWebhooksReport;
 use atlas_credits::server::jobs::{HostWebhooks, WebhookApply};
 use atlas_credits::server::service::{api_keys, host_webhooks};
-use atlas_credits::server::store::{HostDeliveryFilter, HostDeliveryRow, NewEntry, NewOrder, NewUser, PostOutcome, Store};
+use atlas_credits::server::store::{
+    HostDeliveryFilter, HostDeliveryRow, NewEntry, NewOrder, NewUser, PostOutcome, Store,
+};
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
+use common::auth::Browser;
 use common::sim_shop::{press, SimShop};
 use common::whop_events::{deliver, order, payment};
-use common::auth::Browser;
 use common::{user, Db, TestApp, TestDb};
 use serde_json::{json, Value};
 
@@ -267,7 +269,13 @@ async fn the_outbox_commits_with_the_ledger_or_not_at_all(db: Db) {
     assert_eq!(store.list_transactions(u, None, 10).await.unwrap().len(), 1);
     assert_eq!(count(&url, "select count(*) from host_events").await, 0);
     assert_eq!(count(&url, "select count(*) from host_deliveries").await, 0);
-    assert!(store.order_by_id(o.order_id()).await.unwrap().unwrap().credited_at.is_none());
+    assert!(store
+        .order_by_id(o.order_id())
+        .await
+        .unwrap()
+        .unwrap()
+        .credited_at
+        .is_none());
 
     mend_the_outbox(db, &url).await;
     WebhookApply::new(app.db.store.clone())
@@ -291,11 +299,19 @@ async fn the_outbox_commits_with_the_ledger_or_not_at_all(db: Db) {
         .collect();
     assert_eq!(kinds, ["admin_adjustment", "purchase", "spend"]);
     assert_eq!(
-        count(&url, "select count(*) from host_events where event_type = 'credits.purchased'").await,
+        count(
+            &url,
+            "select count(*) from host_events where event_type = 'credits.purchased'"
+        )
+        .await,
         1
     );
     assert_eq!(
-        count(&url, "select count(*) from host_events where event_type = 'credits.spent'").await,
+        count(
+            &url,
+            "select count(*) from host_events where event_type = 'credits.spent'"
+        )
+        .await,
         1
     );
     assert_eq!(count(&url, "select count(*) from host_events").await, 2);
@@ -352,7 +368,9 @@ async fn fan_out_reaches_only_subscribed_enabled_endpoints(db: Db) {
         ("https://x.example/", vec!["credits.stolen".to_string()]),
     ] {
         assert!(
-            host_webhooks::create_endpoint(store, "test", url, &events, None).await.is_err(),
+            host_webhooks::create_endpoint(store, "test", url, &events, None)
+                .await
+                .is_err(),
             "{url} {events:?}"
         );
     }
@@ -390,17 +408,26 @@ async fn retries_follow_the_schedule_then_give_up(db: Db) {
     assert_eq!(job.run_at(t0).await.unwrap(), retrying);
     let d = deliveries(store).await.remove(0);
     assert_eq!(d.next_attempt_at, t0 + Duration::seconds(5));
-    assert_eq!(job.run_at(t0 + Duration::seconds(4)).await.unwrap(), HostWebhooksReport::default());
+    assert_eq!(
+        job.run_at(t0 + Duration::seconds(4)).await.unwrap(),
+        HostWebhooksReport::default()
+    );
     let t1 = t0 + Duration::seconds(5);
     assert_eq!(job.run_at(t1).await.unwrap(), retrying);
-    assert_eq!(job.run_at(t1 + Duration::seconds(299)).await.unwrap(), HostWebhooksReport::default());
+    assert_eq!(
+        job.run_at(t1 + Duration::seconds(299)).await.unwrap(),
+        HostWebhooksReport::default()
+    );
     let t2 = t1 + Duration::seconds(300);
     assert_eq!(job.run_at(t2).await.unwrap(), retrying);
     let t3 = t2 + Duration::seconds(1800);
     let delivered = job.run_at(t3).await.unwrap();
     assert_eq!(delivered.delivered, 1);
     let d = store.host_delivery(d.id).await.unwrap().unwrap();
-    assert_eq!((d.status.as_str(), d.attempts, d.last_status_code), ("delivered", 4, Some(200)));
+    assert_eq!(
+        (d.status.as_str(), d.attempts, d.last_status_code),
+        ("delivered", 4, Some(200))
+    );
     let attempts = store.host_delivery_attempts(d.id).await.unwrap();
     let codes: Vec<Option<i32>> = attempts.iter().map(|a| a.status_code).collect();
     assert_eq!(codes, [Some(500), Some(500), Some(500), Some(200)]);
@@ -433,7 +460,10 @@ async fn retries_follow_the_schedule_then_give_up(db: Db) {
             assert_eq!(d.status, "failed");
         }
     }
-    assert_eq!(job.run_at(at + Duration::days(3)).await.unwrap(), HostWebhooksReport::default());
+    assert_eq!(
+        job.run_at(at + Duration::days(3)).await.unwrap(),
+        HostWebhooksReport::default()
+    );
     let alerts = store.list_alerts(None, None, 10).await.unwrap();
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!(alerts[0].subject, format!("webhook_endpoint:{endpoint}"));
@@ -566,7 +596,12 @@ async fn every_event_type_carries_its_payload(db: Db) {
     assert_eq!(bought.len(), 3, "{bought:#?}");
     for b in &bought {
         assert_eq!(
-            (b["credits"].as_i64(), b["price_cents"].as_i64(), b["currency"].as_str(), b["plan"].as_str()),
+            (
+                b["credits"].as_i64(),
+                b["price_cents"].as_i64(),
+                b["currency"].as_str(),
+                b["plan"].as_str()
+            ),
             (Some(25_000), Some(3250), Some("usd"), Some("Pro"))
         );
         assert_eq!(b["method"], "whop");
@@ -591,7 +626,9 @@ async fn every_event_type_carries_its_payload(db: Db) {
     assert_eq!(disputed[0]["credits"], -25_000);
     assert_eq!(disputed[1]["credits"], 0);
     assert_eq!(disputed[1]["payment_status"], "disputed");
-    assert!(disputed.iter().all(|d| d["order_id"] == orders[2].id && d["dispute_id"].is_string()));
+    assert!(disputed
+        .iter()
+        .all(|d| d["order_id"] == orders[2].id && d["dispute_id"].is_string()));
 
     let failed = of("order.failed");
     assert_eq!(failed.len(), 1);
@@ -642,7 +679,9 @@ async fn resend_keeps_the_webhook_id(db: Db) {
         host_webhooks::resend(store, "admin:1", d.id, " ").await,
         Err(host_webhooks::HostWebhookError::Invalid(_))
     ));
-    host_webhooks::resend(store, "admin:1", d.id, "Atlas lost it").await.unwrap();
+    host_webhooks::resend(store, "admin:1", d.id, "Atlas lost it")
+        .await
+        .unwrap();
     // Pending already: a second resend is refused.
     assert!(matches!(
         host_webhooks::resend(store, "admin:1", d.id, "again").await,
@@ -653,7 +692,10 @@ async fn resend_keeps_the_webhook_id(db: Db) {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].id, got[1].id);
     assert_eq!(got[0].body, got[1].body);
-    let audit = store.audit_for(&format!("webhook_delivery:{}", d.id), 10).await.unwrap();
+    let audit = store
+        .audit_for(&format!("webhook_delivery:{}", d.id), 10)
+        .await
+        .unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "webhook_delivery.resend");
     assert_eq!(audit[0].actor, "admin:1");
@@ -665,7 +707,14 @@ async fn resend_keeps_the_webhook_id(db: Db) {
 fn cli(db_url: &str, args: &[&str]) -> std::process::Output {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_atlas-credits"));
     c.arg("webhook-endpoints").args(args);
-    for var in ["LOG_FORMAT", "RUST_LOG", "WHOP_MODE", "WHOP_API_KEY", "WHOP_WEBHOOK_SECRET", "PUBLIC_URL"] {
+    for var in [
+        "LOG_FORMAT",
+        "RUST_LOG",
+        "WHOP_MODE",
+        "WHOP_API_KEY",
+        "WHOP_WEBHOOK_SECRET",
+        "PUBLIC_URL",
+    ] {
         c.env_remove(var);
     }
     c.env("DATABASE_URL", db_url).output().unwrap()
@@ -717,7 +766,10 @@ async fn the_cli_registers_lists_and_disables_endpoints(db: Db) {
         )),
         "{listed}"
     );
-    assert!(listed.contains(&host_webhooks::DEFAULT_EVENT_TYPES.join(",")), "{listed}");
+    assert!(
+        listed.contains(&host_webhooks::DEFAULT_EVENT_TYPES.join(",")),
+        "{listed}"
+    );
     assert!(!listed.contains("whsec_"), "the list never shows a secret: {listed}");
 
     let id_arg: &'static str = Box::leak(id.to_string().into_boxed_str());
@@ -762,7 +814,11 @@ async fn admins_register_endpoints_and_resend_over_http(db: Db) {
         (url.as_str(), "credits.spent,drop table"),
     ] {
         let (s, body) = admin
-            .call_fn(&app, "admin_create_webhook_endpoint", &[("url", bad_url), ("events", events)])
+            .call_fn(
+                &app,
+                "admin_create_webhook_endpoint",
+                &[("url", bad_url), ("events", events)],
+            )
             .await;
         assert_eq!(s, 400, "{bad_url} {events}: {body}");
     }
@@ -776,13 +832,22 @@ async fn admins_register_endpoints_and_resend_over_http(db: Db) {
         )
         .await;
     assert_eq!(s, 200, "{created}");
-    rx.inbox.lock().unwrap().secrets.push(created["secret"].as_str().unwrap().to_string());
+    rx.inbox
+        .lock()
+        .unwrap()
+        .secrets
+        .push(created["secret"].as_str().unwrap().to_string());
     // The list never shows the secret again.
     let (s, listed) = admin.call_fn(&app, "admin_list_webhook_endpoints", &[]).await;
     assert_eq!(s, 200);
     assert_eq!(listed[0]["url"], url.as_str());
     assert!(!listed.to_string().contains("whsec_"), "{listed}");
-    let page = admin.client.get(app.url("/admin/webhook-endpoints")).send().await.unwrap();
+    let page = admin
+        .client
+        .get(app.url("/admin/webhook-endpoints"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains(&url) && html.contains("Add endpoint") && !html.contains("whsec_"));
@@ -811,7 +876,11 @@ async fn admins_register_endpoints_and_resend_over_http(db: Db) {
     let (s, _) = someone.call_fn(&app, "admin_resend_host_delivery", &resend).await;
     assert_eq!(s, 403);
     let (s, _) = admin
-        .call_fn(&app, "admin_resend_host_delivery", &[("id", id.as_str()), ("reason", "x")])
+        .call_fn(
+            &app,
+            "admin_resend_host_delivery",
+            &[("id", id.as_str()), ("reason", "x")],
+        )
         .await;
     assert_eq!(s, 400, "the confirmation is required");
     let (s, body) = admin.call_fn(&app, "admin_resend_host_delivery", &resend).await;
@@ -839,13 +908,25 @@ async fn admins_register_endpoints_and_resend_over_http(db: Db) {
     // Disabling pauses: a new spend waits, enabling sends it.
     let endpoint = listed[0]["id"].as_i64().unwrap().to_string();
     let (s, _) = admin
-        .call_fn(&app, "admin_set_webhook_endpoint_enabled", &[("id", &endpoint), ("enabled", "false")])
+        .call_fn(
+            &app,
+            "admin_set_webhook_endpoint_enabled",
+            &[("id", &endpoint), ("enabled", "false")],
+        )
         .await;
     assert_eq!(s, 200);
     let (s, _) = someone
-        .call_fn(&app, "admin_set_webhook_endpoint_enabled", &[("id", &endpoint), ("enabled", "true")])
+        .call_fn(
+            &app,
+            "admin_set_webhook_endpoint_enabled",
+            &[("id", &endpoint), ("enabled", "true")],
+        )
         .await;
     assert_eq!(s, 403);
     post(store, u, "spend", 10, "s2").await;
-    assert_eq!(count(&app.db.url, "select count(*) from host_events").await, 1, "no fan-out while disabled");
+    assert_eq!(
+        count(&app.db.url, "select count(*) from host_events").await,
+        1,
+        "no fan-out while disabled"
+    );
 }

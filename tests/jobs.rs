@@ -23,7 +23,12 @@ async fn the_app_runs_the_jobs_its_configuration_calls_for(db: Db) {
     };
     assert_eq!(
         sim.jobs,
-        ["housekeeping", "webhook_apply", "host_webhooks", "whop_simulator_delivery"]
+        [
+            "housekeeping",
+            "webhook_apply",
+            "host_webhooks",
+            "whop_simulator_delivery"
+        ]
     );
 }
 

@@ -125,7 +125,11 @@ pub async fn admin_host_delivery(id: String) -> Result<HostDeliveryDetail, AppEr
 
 /// Sends a delivery again with the same `webhook-id` (audited with the reason).
 #[server(endpoint = "admin_resend_host_delivery")]
-pub async fn admin_resend_host_delivery(id: String, reason: String, confirm: Option<String>) -> Result<String, AppError> {
+pub async fn admin_resend_host_delivery(
+    id: String,
+    reason: String,
+    confirm: Option<String>,
+) -> Result<String, AppError> {
     use crate::server::fn_ctx::{fail, require_admin};
     use crate::server::service::host_webhooks as svc;
 
@@ -137,5 +141,7 @@ pub async fn admin_resend_host_delivery(id: String, reason: String, confirm: Opt
     svc::resend(state.store.as_ref(), &format!("admin:{}", admin.id), id, &reason)
         .await
         .map_err(|e| fail(e.into()))?;
-    Ok(format!("Delivery #{id} will be sent again within seconds, with the same webhook-id."))
+    Ok(format!(
+        "Delivery #{id} will be sent again within seconds, with the same webhook-id."
+    ))
 }

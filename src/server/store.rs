@@ -32,8 +32,8 @@ pub use admin_order_queries::AdminOrderQueries;
 pub use alert_queries::{AlertQueries, AlertRow, DeliveryResult, NewAlert};
 pub use error::StoreError;
 pub use host_webhook_queries::{
-    ClaimedDelivery, HostAttempt, HostAttemptRow, HostDeliveryFilter, HostDeliveryNext, HostDeliveryRow, HostEndpointRow,
-    HostWebhookQueries, NewHostEndpoint,
+    ClaimedDelivery, HostAttempt, HostAttemptRow, HostDeliveryFilter, HostDeliveryNext, HostDeliveryRow,
+    HostEndpointRow, HostWebhookQueries, NewHostEndpoint,
 };
 pub use import_queries::{ImportCounts, ImportQueries, ImportRefusal, LegacyOrder, LegacyUser};
 pub use low_balance_queries::LowBalanceQueries;

@@ -17,10 +17,6 @@ use atlas_credits::server::store::admin_order_queries::{
 };
 use atlas_credits::server::store::AdminEventQueries;
 use atlas_credits::server::store::{
-    ClaimedDelivery, HostAttempt, HostAttemptRow, HostDeliveryFilter, HostDeliveryRow, HostEndpointRow,
-    HostWebhookQueries, NewHostEndpoint,
-};
-use atlas_credits::server::store::{
     AlertQueries, AlertRow, DeliveryResult, ImportCounts, ImportQueries, ImportRefusal, LegacyOrder, LegacyUser,
     LowBalanceQueries, NewAlert,
 };
@@ -30,6 +26,10 @@ use atlas_credits::server::store::{
     PlanFields, PlanQueries, PlanRow, PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication,
     RefundOutcome, SettingsQueries, SimDeliveryRow, SimObjectRow, Store, StoreError, TransactionRow,
     UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow,
+};
+use atlas_credits::server::store::{
+    ClaimedDelivery, HostAttempt, HostAttemptRow, HostDeliveryFilter, HostDeliveryRow, HostEndpointRow,
+    HostWebhookQueries, NewHostEndpoint,
 };
 use chrono::{DateTime, Utc};
 

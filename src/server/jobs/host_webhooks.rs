@@ -91,8 +91,11 @@ impl HostWebhooks {
                 ),
                 HostDeliveryNext::Failed => {
                     tracing::error!(
-                        delivery_id = c.delivery.id, endpoint_id = c.delivery.endpoint_id, attempts,
-                        error = error.as_deref().unwrap_or(""), "host webhook given up"
+                        delivery_id = c.delivery.id,
+                        endpoint_id = c.delivery.endpoint_id,
+                        attempts,
+                        error = error.as_deref().unwrap_or(""),
+                        "host webhook given up"
                     );
                     if recorded {
                         alerts::raise(

@@ -12,8 +12,8 @@ use crate::model::{HostAttemptView, HostDeliveryView, WebhookEndpointView};
 use crate::server::service::text::refuse_control_chars;
 use crate::server::store::host_webhook_queries::EVENT_TYPES;
 use crate::server::store::{
-    AuditEntry, HostAttemptRow, HostDeliveryFilter, HostDeliveryRow, HostEndpointRow, NewAlert, NewHostEndpoint,
-    Store, StoreError,
+    AuditEntry, HostAttemptRow, HostDeliveryFilter, HostDeliveryRow, HostEndpointRow, NewAlert, NewHostEndpoint, Store,
+    StoreError,
 };
 
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -221,7 +221,10 @@ pub async fn resend(store: &dyn Store, actor: &str, id: i64, reason: &str) -> Re
             "The reason is too long (at most {MAX_REASON_CHARS} characters)."
         )));
     }
-    let row = store.host_delivery(id).await?.ok_or(HostWebhookError::DeliveryNotFound)?;
+    let row = store
+        .host_delivery(id)
+        .await?
+        .ok_or(HostWebhookError::DeliveryNotFound)?;
     let audit = AuditEntry {
         actor: actor.to_string(),
         action: "webhook_delivery.resend".into(),
@@ -247,14 +250,16 @@ pub async fn deliveries(
             return Err(HostWebhookError::Invalid("Unknown status filter.".into()));
         }
     }
-    Ok(store.list_host_deliveries(filter, before_id, limit.clamp(1, 200)).await?)
+    Ok(store
+        .list_host_deliveries(filter, before_id, limit.clamp(1, 200))
+        .await?)
 }
 
-pub async fn delivery(
-    store: &dyn Store,
-    id: i64,
-) -> Result<(HostDeliveryRow, Vec<HostAttemptRow>), HostWebhookError> {
-    let row = store.host_delivery(id).await?.ok_or(HostWebhookError::DeliveryNotFound)?;
+pub async fn delivery(store: &dyn Store, id: i64) -> Result<(HostDeliveryRow, Vec<HostAttemptRow>), HostWebhookError> {
+    let row = store
+        .host_delivery(id)
+        .await?
+        .ok_or(HostWebhookError::DeliveryNotFound)?;
     let attempts = store.host_delivery_attempts(id).await?;
     Ok((row, attempts))
 }

@@ -187,6 +187,26 @@ pub trait HostWebhookQueries: Send + Sync {
     async fn resend_host_delivery(&self, id: i64, audit: &AuditEntry, now: DateTime<Utc>) -> Result<bool, StoreError>;
 }
 
+/// The event types some enabled endpoint wants, read in the open transaction `$tx` as one
+/// comma list (empty when nobody listens). The spend path asks this once and skips the emit
+/// macros when their type is not in it, so a spend nobody listens to costs this one read.
+macro_rules! wanted_host_events {
+    ($tx:ident) => {{
+        let lists: Vec<String> =
+            sqlx::query_scalar("select event_types from host_webhook_endpoints where enabled = $1")
+                .bind(true)
+                .fetch_all(&mut *$tx)
+                .await?;
+        format!(",{},", lists.join(","))
+    }};
+}
+pub(crate) use wanted_host_events;
+
+/// Whether `wanted` (from `wanted_host_events!`) holds `ty`.
+pub fn wants(wanted: &str, ty: &str) -> bool {
+    wanted.contains(&format!(",{ty},"))
+}
+
 /// Writes a host event in the open transaction `$tx`, before its commit: nothing when no enabled
 /// endpoint wants `$ty` (one indexed read, so a spend nobody listens to costs one cheap
 /// statement), else the outbox row and one pending delivery per subscribed enabled endpoint.

@@ -337,7 +337,8 @@ mod tests {
             "https://a.example/\u{0}",
             "https://a.example/a b",
             "not a url",
-            "https:///path",
+            "https://",
+            "mailto:a@b.example",
             long.as_str(),
         ] {
             assert!(validate_url(bad).is_err(), "{bad:?}");

@@ -12,7 +12,7 @@ use std::time::{Duration as StdDuration, Instant};
 use atlas_credits::model::UserId;
 use atlas_credits::server::jobs::host_webhooks::HostWebhooksReport;
 use atlas_credits::server::jobs::{HostWebhooks, WebhookApply};
-use atlas_credits::server::service::{api_keys, host_webhooks};
+use atlas_credits::server::service::{admin_orders, api_keys, host_webhooks};
 use atlas_credits::server::store::{
     HostDeliveryFilter, HostDeliveryRow, NewEntry, NewOrder, NewUser, PostOutcome, Store,
 };
@@ -35,6 +35,7 @@ both_backends!(
     resend_keeps_the_webhook_id,
     the_cli_registers_lists_and_disables_endpoints,
     admins_register_endpoints_and_resend_over_http,
+    two_senders_never_send_one_delivery_twice,
 );
 
 // ---- a receiving server
@@ -571,6 +572,21 @@ async fn every_event_type_carries_its_payload(db: Db) {
     wait_for(2, "credits.disputed").await;
     wait_for(1, "credits.refunded").await;
     wait_for(1, "order.failed").await;
+    // An admin approves the manual order: a purchase too, by method manual.
+    let admin = store
+        .create_user(&NewUser {
+            email: "root@example.com".into(),
+            password_hash: None,
+            role: "admin".into(),
+            external_id: None,
+            name: None,
+        })
+        .await
+        .unwrap();
+    admin_orders::approve(store, &admin, manual_order.id, None, "Paid by invoice")
+        .await
+        .unwrap();
+    wait_for(4, "credits.purchased").await;
     let balance = store.user_by_id(u).await.unwrap().unwrap().credits_balance;
     let spend_id = post(store, u, "spend", balance - 500, "down").await;
     wait_for(1, "balance.low").await;
@@ -593,7 +609,7 @@ async fn every_event_type_carries_its_payload(db: Db) {
     let of = |ty: &str| -> Vec<&Value> { got.iter().filter(|g| g.body["type"] == ty).map(data).collect() };
 
     let bought = of("credits.purchased");
-    assert_eq!(bought.len(), 3, "{bought:#?}");
+    assert_eq!(bought.len(), 4, "{bought:#?}");
     for b in &bought {
         assert_eq!(
             (
@@ -604,12 +620,17 @@ async fn every_event_type_carries_its_payload(db: Db) {
             ),
             (Some(25_000), Some(3250), Some("usd"), Some("Pro"))
         );
-        assert_eq!(b["method"], "whop");
         assert!(b["ledger_entry_id"].is_i64());
     }
+    let by_manual: Vec<&&Value> = bought.iter().filter(|b| b["method"] == "manual").collect();
+    assert_eq!(by_manual.len(), 1, "{bought:#?}");
+    assert_eq!(by_manual[0]["order_id"], manual_order.id);
     let mut bought_orders: Vec<i64> = bought.iter().map(|b| b["order_id"].as_i64().unwrap()).collect();
     bought_orders.sort();
-    assert_eq!(bought_orders, [orders[0].id, orders[1].id, orders[2].id]);
+    assert_eq!(
+        bought_orders,
+        [orders[0].id, orders[1].id, orders[2].id, manual_order.id]
+    );
 
     let refunded = of("credits.refunded");
     assert_eq!(refunded.len(), 1);
@@ -929,4 +950,31 @@ async fn admins_register_endpoints_and_resend_over_http(db: Db) {
         1,
         "no fan-out while disabled"
     );
+}
+
+async fn two_senders_never_send_one_delivery_twice(db: Db) {
+    let Some(t) = TestDb::new(db).await else {
+        return;
+    };
+    let store = t.store.as_ref();
+    let rx = Receiver::start().await;
+    rx.register(store, &["credits.spent"]).await;
+    for i in 0..8 {
+        let u = user(store, &format!("u{i}@example.com")).await.user_id();
+        post(store, u, "admin_adjustment", 100, &format!("g{i}")).await;
+        post(store, u, "spend", 10, &format!("s{i}")).await;
+    }
+    // Two instances' senders, stepping at the same moment.
+    let a = HostWebhooks::new(t.store.clone()).unwrap();
+    let b = HostWebhooks::new(t.store.clone()).unwrap();
+    let now = due_now();
+    let (ra, rb) = tokio::join!(a.run_at(now), b.run_at(now));
+    assert_eq!(ra.unwrap().delivered + rb.unwrap().delivered, 8);
+    let mut ids: Vec<String> = rx.got().into_iter().map(|g| g.id).collect();
+    assert_eq!(ids.len(), 8);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8, "each delivery sent once");
+    let attempts = count(&t.url, "select count(*) from host_delivery_attempts").await;
+    assert_eq!(attempts, 8);
 }

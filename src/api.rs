@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_alerts;
 pub mod admin_events;
+pub mod admin_host_webhooks;
 pub mod admin_orders;
 pub mod admin_plans;
 pub mod admin_settings;

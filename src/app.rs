@@ -98,6 +98,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/orders") view=AdminOrdersPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/orders/:id") view=AdminOrderPage ssr=SsrMode::Async/>
                     <Route path=path!("/admin/alerts") view=AdminAlertsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/webhook-endpoints") view=pages::admin_host_webhooks::AdminWebhookEndpointsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/admin/webhook-endpoints/deliveries/:id") view=pages::admin_host_webhooks::AdminHostDeliveryPage ssr=SsrMode::Async/>
                     // Async too: the plan forms must be in the first HTML to post without JS.
                     <Route path=path!("/credits") view=CreditsPage ssr=SsrMode::Async/>
                     <Route path=path!("/payment/status") view=PaymentStatusPage ssr=SsrMode::Async/>

@@ -8,6 +8,7 @@ mod admin_events;
 mod admin_orders;
 mod alerts;
 mod error;
+mod host_webhooks;
 mod ledger;
 mod money;
 mod purchase;
@@ -22,6 +23,10 @@ pub use admin_events::{
 pub use admin_orders::{AdminOrderDetail, AdminOrderItem, AdminOrderPage, TimelineEntry};
 pub use alerts::{AlertPage, AlertView, LowBalanceNotice};
 pub use error::{AppError, HOST_USER_HINT};
+pub use host_webhooks::{
+    CreatedWebhookEndpoint, HostAttemptView, HostDeliveryDetail, HostDeliveryPage, HostDeliveryView,
+    WebhookEndpointView, HOST_EVENT_TYPES,
+};
 pub use ledger::{EntryKind, OrderId, TransactionView, UnknownKind, UserId};
 pub use money::{Cents, Credits};
 pub use purchase::{CreditsPageView, OrderState, OrderView, PaymentStatusView, PlanView};

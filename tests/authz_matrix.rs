@@ -289,6 +289,42 @@ async fn server_functions(db: Db) {
             assert_eq!(s, expect, "{who:?} {name}: {body}");
             no_leak(who, &body);
         }
+        // The host app's webhook endpoints and deliveries (none delivered here: 404 for the admin).
+        let endpoints_before = w.app.db.store.list_host_endpoints().await.unwrap().len();
+        for (name, form) in [
+            ("admin_list_webhook_endpoints", vec![]),
+            (
+                "admin_create_webhook_endpoint",
+                vec![("url", "http://127.0.0.1:9/authz"), ("events", "order.failed")],
+            ),
+            (
+                "admin_set_webhook_endpoint_enabled",
+                vec![("id", "999"), ("enabled", "false")],
+            ),
+            ("admin_list_host_deliveries", vec![]),
+            ("admin_host_delivery", vec![("id", "1")]),
+            (
+                "admin_resend_host_delivery",
+                vec![("id", "1"), ("reason", "x"), ("confirm", "yes")],
+            ),
+        ] {
+            let (s, body) = w.server_fn(who, name, &form).await;
+            let expect = match (who, name) {
+                (
+                    Who::Admin,
+                    "admin_set_webhook_endpoint_enabled" | "admin_host_delivery" | "admin_resend_host_delivery",
+                ) => 404,
+                _ => admin_expect,
+            };
+            assert_eq!(s, expect, "{who:?} {name}: {body}");
+            no_leak(who, &body);
+        }
+        let endpoints_after = w.app.db.store.list_host_endpoints().await.unwrap().len();
+        assert_eq!(
+            endpoints_after - endpoints_before,
+            usize::from(who == Who::Admin),
+            "{who:?} registered an endpoint without the right"
+        );
         // Plans and settings (the admin's Whop here is a closed port: a save is kept as failed).
         let plans_before = w.app.db.store.list_plans(true).await.unwrap().len();
         for (name, form) in [
@@ -407,6 +443,12 @@ async fn server_functions(db: Db) {
         (Who::Anonymous, "/admin/alerts", 302),
         (Who::UserA, "/admin/alerts", 403),
         (Who::Admin, "/admin/alerts", 200),
+        (Who::Anonymous, "/admin/webhook-endpoints", 302),
+        (Who::UserA, "/admin/webhook-endpoints", 403),
+        (Who::Admin, "/admin/webhook-endpoints", 200),
+        (Who::Anonymous, "/admin/webhook-endpoints/deliveries/1", 302),
+        (Who::UserA, "/admin/webhook-endpoints/deliveries/1", 403),
+        (Who::Admin, "/admin/webhook-endpoints/deliveries/1", 404),
     ] {
         let r = w
             .request(who, reqwest::Method::GET, path)

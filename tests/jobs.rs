@@ -16,12 +16,20 @@ use secrecy::SecretString;
 
 async fn the_app_runs_the_jobs_its_configuration_calls_for(db: Db) {
     let Some(live) = TestApp::spawn(db).await else { return };
-    assert_eq!(live.jobs, ["housekeeping", "webhook_apply"]);
+    assert_eq!(live.jobs, ["housekeeping", "webhook_apply", "host_webhooks"]);
     drop(live);
     let Some(sim) = TestApp::spawn_simulated(db).await else {
         return;
     };
-    assert_eq!(sim.jobs, ["housekeeping", "webhook_apply", "whop_simulator_delivery"]);
+    assert_eq!(
+        sim.jobs,
+        [
+            "housekeeping",
+            "webhook_apply",
+            "host_webhooks",
+            "whop_simulator_delivery"
+        ]
+    );
 }
 
 async fn housekeeping_deletes_expired_sessions_and_ended_rate_limit_windows(db: Db) {

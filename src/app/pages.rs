@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_alerts;
 pub mod admin_audit;
 pub mod admin_charts;
+pub mod admin_host_webhooks;
 pub mod admin_metrics;
 pub mod admin_nav;
 pub mod admin_orders;

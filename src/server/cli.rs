@@ -3,6 +3,7 @@
 
 mod import;
 mod sync_plans;
+mod webhook_endpoints;
 
 use std::process::ExitCode;
 
@@ -67,6 +68,11 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         orders: Option<std::path::PathBuf>,
     },
+    /// Manage the host app's webhook endpoints (signed deliveries of credit events to Atlas).
+    WebhookEndpoints {
+        #[command(subcommand)]
+        command: webhook_endpoints::EndpointCommand,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -105,6 +111,7 @@ pub fn main() -> ExitCode {
             Command::Reconcile { since } => reconcile(config, since).await,
             Command::SyncPlans => sync_plans::run(config).await,
             Command::Import { users, orders } => import::run(config, users, orders).await,
+            Command::WebhookEndpoints { command } => webhook_endpoints::run(config, command).await,
         }
     });
     match result {

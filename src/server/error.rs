@@ -174,3 +174,16 @@ impl From<crate::server::service::alerts::AlertError> for AppError {
         }
     }
 }
+
+impl From<crate::server::service::host_webhooks::HostWebhookError> for AppError {
+    fn from(e: crate::server::service::host_webhooks::HostWebhookError) -> Self {
+        use crate::server::service::host_webhooks::HostWebhookError as E;
+        match e {
+            E::Invalid(msg) => AppError::Invalid(msg),
+            E::TooMany | E::AlreadyPending => AppError::Conflict(e.to_string()),
+            E::EndpointNotFound => AppError::NotFound("Endpoint".into()),
+            E::DeliveryNotFound => AppError::NotFound("Delivery".into()),
+            E::Store(e) => e.into(),
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! half-done step is never cut off mid-way. Tests call `run_once` directly instead of sleeping.
 
 pub mod alert_delivery;
+pub mod host_webhooks;
 pub mod housekeeping;
 pub mod reconcile;
 pub mod sim_delivery;
@@ -17,6 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use alert_delivery::AlertDelivery;
+pub use host_webhooks::HostWebhooks;
 pub use housekeeping::Housekeeping;
 pub use reconcile::Reconcile;
 pub use sim_delivery::SimDelivery;

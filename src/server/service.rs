@@ -8,6 +8,7 @@ pub mod auth;
 pub mod checkout;
 pub mod dashboard_metrics;
 pub mod host_users;
+pub mod host_webhooks;
 pub mod import;
 pub mod ledger;
 pub mod low_balance;

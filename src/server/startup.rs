@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::model::WhopMode;
 use crate::server::config::{redact_url, Config, WhopConfig};
-use crate::server::jobs::{AlertDelivery, Housekeeping, Jobs, Reconcile, SimDelivery, WebhookApply};
+use crate::server::jobs::{AlertDelivery, HostWebhooks, Housekeeping, Jobs, Reconcile, SimDelivery, WebhookApply};
 use crate::server::router;
 use crate::server::state::{AppState, WebSettings};
 use crate::server::store::{self, ConnectOptions, Store};
@@ -82,6 +82,8 @@ impl Application {
         let mut jobs = Jobs::new();
         jobs.spawn(Housekeeping::new(store.clone()));
         jobs.spawn(WebhookApply::new(store.clone()));
+        // Always: with no endpoint registered its step is one indexed read.
+        jobs.spawn(HostWebhooks::new(store.clone())?);
         if let Some(sim) = &state.whop.simulator {
             jobs.spawn(SimDelivery::new(sim.clone()));
         }

@@ -8,6 +8,7 @@ pub mod alert_queries;
 pub mod dispute;
 mod error;
 pub mod fulfil;
+pub mod host_webhook_queries;
 pub mod import_queries;
 pub mod low_balance_queries;
 pub mod order_queries;
@@ -32,6 +33,10 @@ pub use admin_event_queries::AdminEventQueries;
 pub use admin_order_queries::AdminOrderQueries;
 pub use alert_queries::{AlertQueries, AlertRow, DeliveryResult, NewAlert};
 pub use error::StoreError;
+pub use host_webhook_queries::{
+    ClaimedDelivery, HostAttempt, HostAttemptRow, HostDeliveryFilter, HostDeliveryNext, HostDeliveryRow,
+    HostEndpointRow, HostWebhookQueries, NewHostEndpoint,
+};
 pub use import_queries::{ImportCounts, ImportQueries, ImportRefusal, LegacyOrder, LegacyUser};
 pub use low_balance_queries::LowBalanceQueries;
 pub use order_queries::OrderQueries;
@@ -96,6 +101,7 @@ pub trait Store:
     + ImportQueries
     + SignInLinkQueries
     + WidgetQueries
+    + HostWebhookQueries
     + Send
     + Sync
     + 'static

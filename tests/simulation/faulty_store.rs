@@ -28,6 +28,10 @@ use atlas_credits::server::store::{
     UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow, WidgetQueries,
 };
 use atlas_credits::server::store::{LinkOutcome, LinkSession, NewSignInLink, SignInLinkQueries, SignInLinkRow};
+use atlas_credits::server::store::{
+    ClaimedDelivery, HostAttempt, HostAttemptRow, HostDeliveryFilter, HostDeliveryRow, HostEndpointRow,
+    HostWebhookQueries, NewHostEndpoint,
+};
 use chrono::{DateTime, Utc};
 
 /// When an injected failure happens relative to the real write.
@@ -261,6 +265,24 @@ impl AlertQueries {
         fn acknowledge_all_alerts(&self, up_to_id: i64, audit: &AuditEntry, now: DateTime<Utc>) -> Result<u64, StoreError>;
         fn claim_due_alerts(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<AlertRow>, StoreError>;
         fn finish_alert_delivery(&self, id: i64, result: &DeliveryResult, now: DateTime<Utc>) -> Result<(), StoreError>;
+    }
+    faulty {}
+}
+}
+
+delegate! {
+impl HostWebhookQueries {
+    pass {
+        fn create_host_endpoint(&self, e: &NewHostEndpoint, max: i64, audit: &AuditEntry, now: DateTime<Utc>) -> Result<Option<HostEndpointRow>, StoreError>;
+        fn list_host_endpoints(&self) -> Result<Vec<HostEndpointRow>, StoreError>;
+        fn host_endpoint(&self, id: i64) -> Result<Option<HostEndpointRow>, StoreError>;
+        fn set_host_endpoint_enabled(&self, id: i64, enabled: bool, audit: &AuditEntry, now: DateTime<Utc>) -> Result<bool, StoreError>;
+        fn list_host_deliveries(&self, filter: &HostDeliveryFilter, before_id: Option<i64>, limit: i64) -> Result<Vec<HostDeliveryRow>, StoreError>;
+        fn host_delivery(&self, id: i64) -> Result<Option<HostDeliveryRow>, StoreError>;
+        fn host_delivery_attempts(&self, delivery: i64) -> Result<Vec<HostAttemptRow>, StoreError>;
+        fn claim_host_deliveries(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> Result<Vec<ClaimedDelivery>, StoreError>;
+        fn finish_host_delivery(&self, id: i64, lease_until: DateTime<Utc>, attempt: &HostAttempt) -> Result<bool, StoreError>;
+        fn resend_host_delivery(&self, id: i64, audit: &AuditEntry, now: DateTime<Utc>) -> Result<bool, StoreError>;
     }
     faulty {}
 }

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_location;
 use crate::api::admin_alerts::admin_alert_count;
 use crate::api::admin_unmatched::admin_unmatched_count;
 
-const LINKS: [(&str, &str); 9] = [
+const LINKS: [(&str, &str); 10] = [
     ("/admin", "API keys"),
     ("/admin/orders", "Orders"),
     ("/admin/unmatched", "Unmatched payments"),
@@ -18,6 +18,7 @@ const LINKS: [(&str, &str); 9] = [
     ("/admin/audit", "Audit log"),
     ("/admin/metrics", "Metrics"),
     ("/admin/alerts", "Alerts"),
+    ("/admin/webhook-endpoints", "Webhooks to Atlas"),
 ];
 
 #[component]

@@ -296,6 +296,7 @@ macro_rules! impl_admin_order_queries {
                     .bind(&source_id)
                     .fetch_optional(&mut *tx)
                     .await?;
+                let granted_now = existing.is_none();
                 let entry = match existing {
                     // Granted before (e.g. by an older path): the order only catches up.
                     Some(e) => e,
@@ -357,6 +358,23 @@ macro_rules! impl_admin_order_queries {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+                if granted_now {
+                    $crate::server::store::host_webhook_queries::emit_host_event!(
+                        tx,
+                        order.user_id,
+                        "credits.purchased",
+                        serde_json::json!({
+                            "credits": entry.amount,
+                            "order_id": order.id,
+                            "ledger_entry_id": entry.id,
+                            "price_cents": order.price_cents,
+                            "currency": order.currency,
+                            "plan": order.plan_name,
+                            "method": "manual",
+                        }),
+                        now
+                    )?;
+                }
                 tx.commit().await?;
                 Ok(ReviewOutcome::Done {
                     order,
@@ -479,6 +497,14 @@ macro_rules! impl_admin_order_queries {
                     .bind(e.user_id)
                     .execute(&mut *tx)
                     .await?;
+                $crate::server::store::host_webhook_queries::emit_balance_low!(
+                    tx,
+                    e.user_id,
+                    balance,
+                    new_balance,
+                    serde_json::json!({ "order_id": row.order_id, "ledger_entry_id": row.id }),
+                    now
+                );
                 let after = serde_json::json!({
                     "ledger_entry": row.id,
                     "amount": row.amount,

@@ -39,6 +39,10 @@ macro_rules! dispute_in_tx {
         let hold = existing(hold_kind).fetch_optional(&mut *$tx).await?;
         let release = existing(release_kind).fetch_optional(&mut *$tx).await?;
         let mut balance: Option<i64> = None;
+        // The balance before the first entry, and the last entry written (for the host event).
+        let mut start_balance: Option<i64> = None;
+        let mut last_entry: Option<i64> = None;
+        let mut credits = 0i64;
         let mut written = 0usize;
         let now = chrono::Utc::now();
         // The entries this stage needs that are not there yet: (kind, credits).
@@ -96,11 +100,14 @@ macro_rules! dispute_in_tx {
                 .bind(now)
                 .fetch_optional(&mut *$tx)
                 .await?;
-            if entry.is_none() {
+            let Some(entry) = entry else {
                 // Written meanwhile for another order under the same dispute id: write nothing.
                 $tx.rollback().await?;
                 return Ok(DisputeOutcome::Unchanged { order });
-            }
+            };
+            start_balance.get_or_insert(current);
+            last_entry = Some(entry.id);
+            credits += amount;
             sqlx::query(sql::SET_BALANCE)
                 .bind(new_balance)
                 .bind(now)
@@ -127,6 +134,35 @@ macro_rules! dispute_in_tx {
         } else {
             order
         };
+        let status = match d.stage {
+            DisputeStage::Open => "open",
+            DisputeStage::Won => "won",
+            DisputeStage::Lost => "lost",
+        };
+        $crate::server::store::host_webhook_queries::emit_host_event!(
+            $tx,
+            order.user_id,
+            "credits.disputed",
+            serde_json::json!({
+                "credits": credits,
+                "order_id": order.id,
+                "ledger_entry_id": last_entry,
+                "dispute_id": d.dispute_id,
+                "dispute_status": status,
+                "payment_status": order.payment_status,
+            }),
+            now
+        )?;
+        if let (Some(before), Some(after)) = (start_balance, balance) {
+            $crate::server::store::host_webhook_queries::emit_balance_low!(
+                $tx,
+                order.user_id,
+                before,
+                after,
+                serde_json::json!({ "order_id": order.id, "ledger_entry_id": last_entry }),
+                now
+            );
+        }
         $tx.commit().await?;
         wanted.iter().for_each(|(kind, _)| $crate::server::metrics::ledger_post(kind));
         Ok(DisputeOutcome::Applied { order })

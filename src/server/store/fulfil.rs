@@ -123,6 +123,21 @@ macro_rules! fulfil_in_tx {
             .fetch_one(&mut *$tx)
             .await
             .map_err(|e| StoreError::from_unique(e, |_| "whop_payment_id".into()))?;
+        $crate::server::store::host_webhook_queries::emit_host_event!(
+            $tx,
+            order.user_id,
+            "credits.purchased",
+            serde_json::json!({
+                "credits": entry.amount,
+                "order_id": order.id,
+                "ledger_entry_id": entry.id,
+                "price_cents": order.price_cents,
+                "currency": order.currency,
+                "plan": order.plan_name,
+                "method": "whop",
+            }),
+            now
+        )?;
         $tx.commit().await?;
         $crate::server::metrics::ledger_post(&entry.kind);
         Ok(FulfilOutcome::Credited { order, entry })

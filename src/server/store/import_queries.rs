@@ -193,7 +193,7 @@ macro_rules! impl_import_queries {
                     let Some(new_balance) = balance.checked_add(u.balance) else {
                         break 'work Some(ImportRefusal::new(&u.file, u.line, format!("the balance would be out of range")));
                     };
-                    sqlx::query(sql::INSERT_TX)
+                    let posted = sqlx::query_as::<_, $crate::server::store::TransactionRow>(sql::INSERT_TX)
                         .bind(user_id)
                         .bind(u.balance)
                         .bind("migration")
@@ -204,7 +204,7 @@ macro_rules! impl_import_queries {
                         .bind("balance imported from the legacy Atlas")
                         .bind(new_balance)
                         .bind(now)
-                        .execute(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await?;
                     sqlx::query(sql::SET_BALANCE)
                         .bind(new_balance)
@@ -212,6 +212,15 @@ macro_rules! impl_import_queries {
                         .bind(user_id)
                         .execute(&mut *tx)
                         .await?;
+                    // An imported debt can take a balance below the low-balance threshold.
+                    $crate::server::store::host_webhook_queries::emit_balance_low!(
+                        tx,
+                        user_id,
+                        balance,
+                        new_balance,
+                        serde_json::json!({ "ledger_entry_id": posted.map(|p| p.id) }),
+                        now
+                    );
                     counts.balances_posted += 1;
                 }
                 for o in orders {

@@ -117,6 +117,7 @@ macro_rules! impl_order_queries {
                      on conflict (client_key) do nothing returning {}",
                     sql::ORDER_COLUMNS
                 );
+                let mut tx = self.pool.begin().await?;
                 let inserted = sqlx::query_as::<_, $crate::server::store::OrderRow>(&q)
                     .bind(o.user_id.0)
                     .bind(&o.plan_name)
@@ -127,11 +128,29 @@ macro_rules! impl_order_queries {
                     .bind(&o.notes)
                     .bind(&o.client_key)
                     .bind(now)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
                 if let Some(order) = inserted {
+                    // Only an order created now is reported: a repeat of the same key wrote nothing.
+                    if order.payment_method == "manual" {
+                        $crate::server::store::host_webhook_queries::emit_host_event!(
+                            tx,
+                            order.user_id,
+                            "order.manual_requested",
+                            serde_json::json!({
+                                "order_id": order.id,
+                                "plan": order.plan_name,
+                                "requested_credits": order.credits_amount,
+                                "price_cents": order.price_cents,
+                                "currency": order.currency,
+                            }),
+                            now
+                        )?;
+                    }
+                    tx.commit().await?;
                     return Ok((order, true));
                 }
+                tx.rollback().await?;
                 // The key was used before: that order, if it is this user's.
                 let q = format!(
                     "select {} from credit_orders where client_key = $1",
@@ -211,17 +230,41 @@ macro_rules! impl_order_queries {
 
             async fn fail_order(&self, order: $crate::model::OrderId, message: &str) -> Result<bool, StoreError> {
                 let _permit = self.write_permit().await;
-                let done = sqlx::query(
+                let now = chrono::Utc::now();
+                let mut tx = self.pool.begin().await?;
+                let q = format!(
                     "update credit_orders set payment_status = 'failed', failure_message = $1, updated_at = $2 \
                      where id = $3 and payment_status in ('pending', 'failed') \
-                     and not (payment_status = 'failed' and coalesce(failure_message, '') = $1)",
-                )
-                .bind(message)
-                .bind(chrono::Utc::now())
-                .bind(order.0)
-                .execute(&self.pool)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                     and not (payment_status = 'failed' and coalesce(failure_message, '') = $1) returning {}",
+                    sql::ORDER_COLUMNS
+                );
+                let failed = sqlx::query_as::<_, $crate::server::store::OrderRow>(&q)
+                    .bind(message)
+                    .bind(now)
+                    .bind(order.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(failed) = failed else {
+                    tx.rollback().await?;
+                    return Ok(false);
+                };
+                // An order with no Whop checkout failed while opening one; with one, at payment.
+                let reason = if failed.whop_checkout_id.is_some() { "payment_failed" } else { "checkout_failed" };
+                $crate::server::store::host_webhook_queries::emit_host_event!(
+                    tx,
+                    failed.user_id,
+                    "order.failed",
+                    serde_json::json!({
+                        "order_id": failed.id,
+                        "reason": reason,
+                        "plan": failed.plan_name,
+                        "price_cents": failed.price_cents,
+                        "currency": failed.currency,
+                    }),
+                    now
+                )?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {

@@ -15,6 +15,7 @@ use super::admin_order_queries::impl_admin_order_queries;
 use super::alert_queries::impl_alert_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
+use super::host_webhook_queries::impl_host_webhook_queries;
 use super::import_queries::impl_import_queries;
 use super::low_balance_queries::impl_low_balance_queries;
 use super::order_queries::impl_order_queries;
@@ -80,6 +81,7 @@ impl_low_balance_queries!(PgStore);
 impl_import_queries!(PgStore);
 impl_sign_in_link_queries!(PgStore, "BEGIN");
 impl_widget_queries!(PgStore);
+impl_host_webhook_queries!(PgStore);
 
 #[async_trait]
 impl Store for PgStore {

@@ -572,6 +572,20 @@ macro_rules! post_entry_in_tx {
             .bind(e.user_id)
             .execute(&mut *$tx)
             .await?;
+        // The hot path: one read of what is wanted, the emits only for what is.
+        if e.amount < 0 {
+            use $crate::server::store::host_webhook_queries::{emit_balance_low, emit_host_event, wanted_host_events, wants};
+            let wanted = wanted_host_events!($tx);
+            let ids = serde_json::json!({ "order_id": row.order_id, "ledger_entry_id": row.id });
+            if e.kind == $crate::model::EntryKind::Spend.as_str() && wants(&wanted, "credits.spent") {
+                let mut data = ids.clone();
+                data["credits"] = serde_json::json!(row.amount);
+                emit_host_event!($tx, e.user_id, "credits.spent", data, now)?;
+            }
+            if wants(&wanted, "balance.low") {
+                emit_balance_low!($tx, e.user_id, balance, new_balance, ids, now);
+            }
+        }
         $tx.commit().await?;
         $crate::server::metrics::ledger_post(&row.kind);
         Ok(PostOutcome::Applied(row))

@@ -128,7 +128,7 @@ macro_rules! refund_in_tx {
                 .bind(order.user_id)
                 .execute(&mut *$tx)
                 .await?;
-            Some(entry)
+            Some((entry, balance, new_balance))
         } else {
             None
         };
@@ -147,7 +147,33 @@ macro_rules! refund_in_tx {
             .bind(order.id)
             .fetch_one(&mut *$tx)
             .await?;
+        $crate::server::store::host_webhook_queries::emit_host_event!(
+            $tx,
+            order.user_id,
+            "credits.refunded",
+            serde_json::json!({
+                "credits": entry.as_ref().map_or(0, |(e, _, _)| e.amount),
+                "order_id": order.id,
+                "ledger_entry_id": entry.as_ref().map(|(e, _, _)| e.id),
+                "refund_id": r.refund_id,
+                "refund_amount_cents": r.amount_cents,
+                "currency": order.currency,
+                "payment_status": status,
+            }),
+            now
+        )?;
+        if let Some((e, before, after)) = &entry {
+            $crate::server::store::host_webhook_queries::emit_balance_low!(
+                $tx,
+                order.user_id,
+                *before,
+                *after,
+                serde_json::json!({ "order_id": order.id, "ledger_entry_id": e.id }),
+                now
+            );
+        }
         $tx.commit().await?;
+        let entry = entry.map(|(e, _, _)| e);
         if let Some(e) = &entry {
             $crate::server::metrics::ledger_post(&e.kind);
         }

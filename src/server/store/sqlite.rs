@@ -17,6 +17,7 @@ use super::admin_order_queries::impl_admin_order_queries;
 use super::alert_queries::impl_alert_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
+use super::host_webhook_queries::impl_host_webhook_queries;
 use super::import_queries::impl_import_queries;
 use super::low_balance_queries::impl_low_balance_queries;
 use super::order_queries::impl_order_queries;
@@ -126,6 +127,7 @@ impl_low_balance_queries!(SqliteStore);
 impl_import_queries!(SqliteStore);
 impl_sign_in_link_queries!(SqliteStore, "BEGIN IMMEDIATE");
 impl_widget_queries!(SqliteStore);
+impl_host_webhook_queries!(SqliteStore);
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -149,12 +149,23 @@ fn candidates(header: &str) -> Result<Vec<MacBytes>, VerifyError> {
 
 /// The `v1,<base64>` signature for a delivery: used by the simulator to sign what it sends.
 pub fn sign(secret: &SecretString, id: &str, timestamp: i64, body: &[u8]) -> String {
-    let mac = expected_mac(secret, id, &timestamp.to_string(), body);
+    sign_with_key(secret.expose_secret().as_bytes(), id, timestamp, body)
+}
+
+/// The `v1,<base64>` signature with the HMAC key given as bytes. Whop keys with the secret's text
+/// (`sign`); our own deliveries to the host app key with the base64-decoded `whsec_` secret, as
+/// Standard Webhooks libraries expect (`service::host_webhooks`). One MAC for both.
+pub fn sign_with_key(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
+    let mac = mac_with_key(key, id, &timestamp.to_string(), body);
     format!("v1,{}", STANDARD.encode(mac))
 }
 
 fn expected_mac(secret: &SecretString, id: &str, timestamp: &str, body: &[u8]) -> MacBytes {
-    let mut mac = HmacSha256::new_from_slice(secret.expose_secret().as_bytes()).expect("HMAC takes keys of any length");
+    mac_with_key(secret.expose_secret().as_bytes(), id, timestamp, body)
+}
+
+fn mac_with_key(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> MacBytes {
+    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.as_bytes());

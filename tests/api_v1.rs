@@ -1084,12 +1084,13 @@ async fn fetch_spec(api: &Api) -> OpenApi {
     OpenApi::new(r.body)
 }
 
-const OPERATIONS: [(&str, &str); 6] = [
+const OPERATIONS: [(&str, &str); 7] = [
     ("GET", "/openapi.json"),
     ("GET", "/users/{external_id}/balance"),
     ("GET", "/users/{external_id}/transactions"),
     ("POST", "/users/{external_id}/sessions"),
     ("POST", "/users/{external_id}/spend"),
+    ("POST", "/users/{external_id}/widget-tokens"),
     ("PUT", "/users/{external_id}"),
 ];
 
@@ -1373,6 +1374,54 @@ async fn every_documented_status_matches_its_schema(db: Db) {
     .await;
     check.answer(m, p, &r, 415);
 
+    // POST /users/{external_id}/widget-tokens (the body is optional; tests/widget.rs covers what
+    // the token can do)
+    let (m, p) = ("POST", "/users/{external_id}/widget-tokens");
+    check.answer(
+        m,
+        p,
+        &send(api.req(Method::POST, "/users/ann/widget-tokens")).await,
+        201,
+    );
+    let body = json!({ "ttl_secs": 600 });
+    check.answer(
+        m,
+        p,
+        &send(api.req(Method::POST, "/users/ann/widget-tokens").json(&body)).await,
+        201,
+    );
+    check.request_ok_optional(m, p, &body);
+    for body in [
+        json!({ "ttl_secs": 59 }),
+        json!({ "ttl_secs": "600" }),
+        json!({ "extra": 1 }),
+    ] {
+        let r = send(api.req(Method::POST, "/users/ann/widget-tokens").json(&body)).await;
+        check.answer(m, p, &r, 400);
+    }
+    check.request_refused_optional(m, p, &json!({ "ttl_secs": 86_401 }));
+    let r = send(api.anon(Method::POST, "/users/ann/widget-tokens").bearer_auth(&bad_key)).await;
+    check.answer(m, p, &r, 401);
+    check.answer(
+        m,
+        p,
+        &send(api.req(Method::POST, "/users/ghost/widget-tokens")).await,
+        404,
+    );
+    let r = send(
+        api.req(Method::POST, "/users/ann/widget-tokens")
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"ttl_secs":1{}}}"#, " ".repeat(17 * 1024))),
+    )
+    .await;
+    check.answer(m, p, &r, 413);
+    let r = send(
+        api.req(Method::POST, "/users/ann/widget-tokens")
+            .body(r#"{"ttl_secs":600}"#),
+    )
+    .await;
+    check.answer(m, p, &r, 415);
+
     // GET /openapi.json
     let r = send(api.anon(Method::GET, "/openapi.json")).await;
     check.answer("GET", "/openapi.json", &r, 200);
@@ -1411,6 +1460,12 @@ async fn every_documented_status_matches_its_schema(db: Db) {
         "POST",
         "/users/{external_id}/sessions",
         &send(api.req(Method::POST, "/users/ann/sessions")).await,
+        503,
+    );
+    check.answer(
+        "POST",
+        "/users/{external_id}/widget-tokens",
+        &send(api.req(Method::POST, "/users/ann/widget-tokens")).await,
         503,
     );
 

@@ -85,6 +85,8 @@ class Atlas {
         this.refused += 1;
         res.writeHead(400).end('bad signature');
       }
+    } else if (req.url === '/favicon.ico') {
+      res.writeHead(204).end();
     } else {
       res.writeHead(404).end();
     }

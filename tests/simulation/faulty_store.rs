@@ -27,11 +27,11 @@ use atlas_credits::server::store::{
     RefundOutcome, SettingsQueries, SimDeliveryRow, SimObjectRow, Store, StoreError, TransactionRow,
     UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow, WidgetQueries,
 };
-use atlas_credits::server::store::{LinkOutcome, LinkSession, NewSignInLink, SignInLinkQueries, SignInLinkRow};
 use atlas_credits::server::store::{
     ClaimedDelivery, HostAttempt, HostAttemptRow, HostDeliveryFilter, HostDeliveryRow, HostEndpointRow,
     HostWebhookQueries, NewHostEndpoint,
 };
+use atlas_credits::server::store::{LinkOutcome, LinkSession, NewSignInLink, SignInLinkQueries, SignInLinkRow};
 use chrono::{DateTime, Utc};
 
 /// When an injected failure happens relative to the real write.

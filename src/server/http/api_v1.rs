@@ -3,6 +3,7 @@
 
 mod error;
 mod openapi;
+mod optional_body;
 mod sessions;
 mod users;
 mod widget_tokens;

@@ -517,11 +517,16 @@ macro_rules! impl_host_webhook_queries {
                 let mut claimed = Vec::new();
                 for id in candidates {
                     let _permit = self.write_permit().await;
-                    let q = format!(
-                        "update host_deliveries set lease_until = $2 where id = $3 and id in \
-                         (select d.id from host_deliveries d where d.id = $3 and {DUE})"
-                    );
-                    let done = sqlx::query(&q).bind(now).bind(lease_until).bind(id).execute(&self.pool).await?;
+                    // The row's own conditions stand in the UPDATE's WHERE, not in a subquery: when
+                    // another sender holds the row, PostgreSQL waits and then re-checks only these
+                    // against the row as that sender left it (a subquery would still see the old
+                    // snapshot, and both senders would claim it).
+                    let q = "update host_deliveries set lease_until = $2 where id = $3 and status = 'pending' \
+                         and next_attempt_at <= $1 and (lease_until is null or lease_until < $1) \
+                         and not exists (select 1 from host_deliveries p \
+                         where p.endpoint_id = host_deliveries.endpoint_id and p.user_id = host_deliveries.user_id \
+                         and p.status = 'pending' and p.event_id < host_deliveries.event_id)";
+                    let done = sqlx::query(q).bind(now).bind(lease_until).bind(id).execute(&self.pool).await?;
                     if done.rows_affected() != 1 {
                         continue;
                     }

@@ -9,7 +9,7 @@ use axum::{Extension, Json};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Caller};
+use super::{optional_body, ApiError, Caller};
 use crate::server::service::checkout::return_base;
 use crate::server::service::sign_in_links::{self, LinkRequest};
 use crate::server::state::AppState;
@@ -39,7 +39,7 @@ pub async fn create_session(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Path(external_id) = path?;
-    let body = parse_body(&headers, body)?;
+    let body: CreateSessionBody = optional_body::parse(&headers, body)?;
     let authority = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
         headers
             .get(header::HOST)
@@ -75,30 +75,4 @@ pub async fn create_session(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
-}
-
-/// No body (or only whitespace) is the defaults; anything else must be JSON.
-fn parse_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<CreateSessionBody, ApiError> {
-    let bytes = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest(r.body_text())
-        }
-    })?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(CreateSessionBody::default());
-    }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| {
-            let m = m.trim();
-            m.eq_ignore_ascii_case("application/json") || (m.starts_with("application/") && m.ends_with("+json"))
-        });
-    if !json {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
 }

@@ -2,7 +2,7 @@
 //! one of the host app's pages (see `service::widget`).
 
 use axum::body::Bytes;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -10,7 +10,7 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, Caller};
+use super::{optional_body, ApiError, Caller};
 use crate::server::service::widget;
 use crate::server::state::AppState;
 
@@ -25,37 +25,27 @@ pub struct WidgetTokenBody {
 #[derive(Debug, Serialize)]
 pub struct WidgetTokenResult {
     pub token: String,
-    pub expires_at: chrono::DateTime<Utc>,
+    pub expires_at: String,
 }
 
-/// The body is optional: none (or an empty one) takes the defaults.
+/// 201 `{token, expires_at}`. The body is optional: none (or an empty one) takes the defaults.
 pub async fn post_widget_token(
     State(state): State<AppState>,
     Extension(Caller(key)): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Path(external_id) = path?;
-    let body: WidgetTokenBody = if body.iter().all(u8::is_ascii_whitespace) {
-        WidgetTokenBody::default()
-    } else {
-        let json = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
-        if !json {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
-    };
+    let body: WidgetTokenBody = optional_body::parse(&headers, body)?;
     let issued = widget::issue(state.store.as_ref(), &external_id, key.id, body.ttl_secs, Utc::now()).await?;
     Ok((
         StatusCode::CREATED,
+        // The token is a credential: no cache along the way may keep it.
         [(header::CACHE_CONTROL, "no-store")],
         Json(WidgetTokenResult {
             token: issued.token,
-            expires_at: issued.expires_at,
+            expires_at: issued.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         }),
     ))
 }

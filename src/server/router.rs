@@ -10,7 +10,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
 use crate::server::http::{
-    api_v1, frame_policy, health, metrics, origin_check, sign_in_link, transactions_csv, webhooks, widget,
+    api_v1, health, metrics, origin_check, security_headers, sign_in_link, transactions_csv, webhooks, widget,
 };
 use crate::server::state::AppState;
 
@@ -59,7 +59,7 @@ pub fn build(state: AppState) -> Router {
             state.clone(),
             origin_check::refuse_cross_site,
         ))
-        .layer(axum::middleware::from_fn(frame_policy::deny_framing_by_default))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security_headers::add))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 // Not the URI: its query may hold anything, and a sign-in link's path is a credential.

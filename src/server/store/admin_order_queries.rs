@@ -346,18 +346,7 @@ macro_rules! impl_admin_order_queries {
                     .bind(order.id)
                     .fetch_one(&mut *tx)
                     .await?;
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&r.audit.actor)
-                .bind(&r.audit.action)
-                .bind(&r.audit.subject)
-                .bind(&r.audit.before)
-                .bind(review_after(&order, Some(&entry), &r.note))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(&mut *tx, &r.audit.actor, &r.audit.action, &r.audit.subject, &r.audit.before, review_after(&order, Some(&entry), &r.note), now);
                 if granted_now {
                     $crate::server::store::host_webhook_queries::emit_host_event!(
                         tx,
@@ -419,18 +408,7 @@ macro_rules! impl_admin_order_queries {
                     };
                     return Ok(ReviewOutcome::Refused { order, reason });
                 };
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&r.audit.actor)
-                .bind(&r.audit.action)
-                .bind(&r.audit.subject)
-                .bind(&r.audit.before)
-                .bind(review_after(&order, None, &r.note))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(&mut *tx, &r.audit.actor, &r.audit.action, &r.audit.subject, &r.audit.before, review_after(&order, None, &r.note), now);
                 tx.commit().await?;
                 Ok(ReviewOutcome::Done { order, entry: None })
             }
@@ -512,18 +490,7 @@ macro_rules! impl_admin_order_queries {
                     "reason": row.reason,
                 })
                 .to_string();
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&audit.actor)
-                .bind(&audit.action)
-                .bind(&audit.subject)
-                .bind(serde_json::json!({ "balance": balance }).to_string())
-                .bind(after)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(&mut *tx, &audit.actor, &audit.action, &audit.subject, serde_json::json!({ "balance": balance }).to_string(), after, now);
                 tx.commit().await?;
                 Ok(PostOutcome::Applied(row))
             }

@@ -200,18 +200,7 @@ macro_rules! impl_alert_queries {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&audit.actor)
-                .bind(&audit.action)
-                .bind(&audit.subject)
-                .bind(&audit.before)
-                .bind(&audit.after)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(&mut *tx, &audit.actor, &audit.action, &audit.subject, &audit.before, &audit.after, now);
                 tx.commit().await?;
                 Ok(true)
             }
@@ -239,18 +228,7 @@ macro_rules! impl_alert_queries {
                     return Ok(0);
                 }
                 let after = serde_json::json!({ "acknowledged": n, "up_to_id": up_to_id }).to_string();
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&audit.actor)
-                .bind(&audit.action)
-                .bind(&audit.subject)
-                .bind(&audit.before)
-                .bind(after)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(&mut *tx, &audit.actor, &audit.action, &audit.subject, &audit.before, after, now);
                 tx.commit().await?;
                 Ok(n)
             }

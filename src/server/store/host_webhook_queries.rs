@@ -367,18 +367,7 @@ macro_rules! impl_host_webhook_queries {
                     "id": row.id, "url": row.url, "event_types": row.event_types, "description": row.description,
                 })
                 .to_string();
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&audit.actor)
-                .bind(&audit.action)
-                .bind(format!("webhook_endpoint:{}", row.id))
-                .bind(&audit.before)
-                .bind(after)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(&mut *tx, &audit.actor, &audit.action, format!("webhook_endpoint:{}", row.id), &audit.before, after, now);
                 tx.commit().await?;
                 Ok(Some(row))
             }
@@ -422,18 +411,7 @@ macro_rules! impl_host_webhook_queries {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&audit.actor)
-                .bind(&audit.action)
-                .bind(&audit.subject)
-                .bind(serde_json::json!({ "enabled": !enabled }).to_string())
-                .bind(serde_json::json!({ "enabled": enabled }).to_string())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(&mut *tx, &audit.actor, &audit.action, &audit.subject, serde_json::json!({ "enabled": !enabled }).to_string(), serde_json::json!({ "enabled": enabled }).to_string(), now);
                 tx.commit().await?;
                 Ok(true)
             }
@@ -614,18 +592,7 @@ macro_rules! impl_host_webhook_queries {
                     tx.rollback().await?;
                     return Ok(false);
                 };
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&audit.actor)
-                .bind(&audit.action)
-                .bind(&audit.subject)
-                .bind(serde_json::json!({ "status": status, "attempts": attempts }).to_string())
-                .bind(&audit.after)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(&mut *tx, &audit.actor, &audit.action, &audit.subject, serde_json::json!({ "status": status, "attempts": attempts }).to_string(), &audit.after, now);
                 tx.commit().await?;
                 Ok(true)
             }

@@ -121,16 +121,15 @@ macro_rules! impl_plan_queries {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(|e| StoreError::from_unique(e, |_| "plan_name".into()))?;
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, 'plan.create', $2, null, $3, $4)",
-                )
-                .bind(actor)
-                .bind(format!("plan:{}", row.id))
-                .bind(plan_audit_json(&row))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(
+                    &mut *tx,
+                    actor,
+                    "plan.create",
+                    format!("plan:{}", row.id),
+                    None::<String>,
+                    plan_audit_json(&row),
+                    now
+                );
                 tx.commit().await?;
                 Ok(row)
             }
@@ -184,18 +183,7 @@ macro_rules! impl_plan_queries {
                     tx.rollback().await?;
                     return Err(StoreError::Conflict("revision".into()));
                 };
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(actor)
-                .bind(action)
-                .bind(format!("plan:{id}"))
-                .bind(plan_audit_json(&before))
-                .bind(plan_audit_json(&after))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(&mut *tx, actor, action, format!("plan:{id}"), plan_audit_json(&before), plan_audit_json(&after), now);
                 tx.commit().await?;
                 Ok(Some(after))
             }

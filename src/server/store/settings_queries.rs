@@ -45,17 +45,15 @@ macro_rules! impl_settings_queries {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, 'settings.update', $2, $3, $4, $5)",
-                )
-                .bind(actor)
-                .bind(format!("setting:{key}"))
-                .bind(before.as_ref().map(|v| serde_json::json!({ "value": v }).to_string()))
-                .bind(serde_json::json!({ "value": value }).to_string())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(
+                    &mut *tx,
+                    actor,
+                    "settings.update",
+                    format!("setting:{key}"),
+                    before.as_ref().map(|v| serde_json::json!({ "value": v }).to_string()),
+                    serde_json::json!({ "value": value }).to_string(),
+                    now
+                );
                 tx.commit().await?;
                 Ok(before)
             }

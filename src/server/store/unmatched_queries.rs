@@ -280,18 +280,15 @@ macro_rules! impl_unmatched_queries {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&audit.actor)
-                .bind(&audit.action)
-                .bind(&audit.subject)
-                .bind(&audit.before)
-                .bind(&audit.after)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                $crate::server::store::audit::insert_audit!(
+                    &mut *tx,
+                    &audit.actor,
+                    &audit.action,
+                    &audit.subject,
+                    &audit.before,
+                    &audit.after,
+                    now
+                );
                 tx.commit().await?;
                 Ok(true)
             }
@@ -302,18 +299,9 @@ macro_rules! impl_unmatched_queries {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<(), StoreError> {
                 let _permit = self.write_permit().await;
-                sqlx::query(
-                    "insert into audit_log (actor, action, subject, before_value, after_value, created_at) \
-                     values ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&e.actor)
-                .bind(&e.action)
-                .bind(&e.subject)
-                .bind(&e.before)
-                .bind(&e.after)
-                .bind(now)
-                .execute(&self.pool)
-                .await?;
+                $crate::server::store::audit::insert_audit!(
+                    &self.pool, &e.actor, &e.action, &e.subject, &e.before, &e.after, now
+                );
                 Ok(())
             }
 

@@ -6,9 +6,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use atlas_credits::model::{AppError, HOST_USER_HINT};
 use atlas_credits::server::jobs::{Housekeeping, Job};
 use atlas_credits::server::service::{api_keys, auth};
@@ -605,36 +602,8 @@ async fn links_never_sign_in_an_admin(db: Db) {
 }
 
 /// Everything the app logs while this test binary runs (installed once; tests run one at a time).
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let sink = buf.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
-            .with_ansi(false)
-            .with_writer(move || Sink(sink.clone()))
-            .try_init()
-            .expect("no other subscriber in this test binary");
-        buf
-    })
-    .clone()
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 async fn tokens_never_reach_the_logs(db: Db) {
-    let logs = captured_logs();
+    let logs = common::logs::captured();
     let Some(h) = Host::spawn(db, &[]).await else { return };
     h.user("atlas-ann").await;
     let url = h.link("atlas-ann", Some(json!({ "return_to": "/account?x=1" }))).await;
@@ -647,7 +616,7 @@ async fn tokens_never_reach_the_logs(db: Db) {
     b.client.get(h.app.url("/credits?secret=sesame")).send().await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
-    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let text = common::logs::text(&logs);
     // The capture works: the requests' spans are there, with the path redacted.
     assert!(text.contains("/auth/link/[redacted]"), "no request spans captured");
     assert!(text.contains("signed in by a sign-in link"));

@@ -59,7 +59,10 @@ pub fn build(state: AppState) -> Router {
             state.clone(),
             origin_check::refuse_cross_site,
         ))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), security_headers::add))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers::add,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 // Not the URI: its query may hold anything, and a sign-in link's path is a credential.

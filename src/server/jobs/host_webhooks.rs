@@ -84,7 +84,12 @@ impl HostWebhooks {
                 .finish_host_delivery(c.delivery.id, c.lease_until, &attempt)
                 .await?;
             match next {
-                HostDeliveryNext::Delivered => {}
+                HostDeliveryNext::Delivered => tracing::debug!(
+                    delivery_id = c.delivery.id,
+                    endpoint_id = c.delivery.endpoint_id,
+                    attempts,
+                    "host webhook delivered"
+                ),
                 HostDeliveryNext::RetryAt(at) => tracing::warn!(
                     delivery_id = c.delivery.id, endpoint_id = c.delivery.endpoint_id, attempts,
                     error = error.as_deref().unwrap_or(""), next_attempt_at = %at, "host webhook failed; will retry"

@@ -117,7 +117,13 @@ test.describe('refunds and disputes', () => {
   test('pay then win a dispute: the hold is released to the credit', async ({ page }) => {
     await signUpToCredits(page, 'dispute-won');
     await buyWith(page, 'Starter', 'Pay, then dispute (won)');
-    const rows = await expectAccount(page, '5,000 credits');
+    // The balance is 5,000 both before the dispute and after its release: wait for the release
+    // itself (checking at the first 5,000 failed once, before the hold had landed).
+    let rows: string[] = [];
+    await expect(async () => {
+      rows = await expectAccount(page, '5,000 credits');
+      expect(rows.some((r) => r.includes('Released (dispute won)'))).toBe(true);
+    }).toPass({ timeout: 20_000 });
     expect(rows.some((r) => r.includes('Held (payment disputed)'))).toBe(true);
     expect(rows.some((r) => r.includes('Released (dispute won)') && r.includes('+5,000'))).toBe(true);
   });

@@ -8,7 +8,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The bundle and server are built from source that must not read a live DATABASE_URL at compile time.
 export SQLX_OFFLINE := true
 
-.PHONY: setup build run dev lint check-sim-payloads test test-rust e2e e2e-negative e2e-postgres bench-credit clean
+.PHONY: setup build run dev lint check-sim-payloads test test-rust e2e e2e-negative e2e-postgres bench bench-credit clean
 
 ## Install missing tools (wasm target, cargo-leptos, wasm-bindgen CLI, npm packages, Chromium).
 setup:
@@ -62,6 +62,15 @@ e2e-postgres:
 ## Serves the page without its WASM bundle: the hydration check must notice (see end2end/tests).
 e2e-negative:
 	cd end2end && E2E_NEGATIVE=1 E2E_PORT=3918 npx playwright test
+
+## One table: the raw ceiling of each database, spend and webhooks over HTTP as ratios to it
+## (benches/table.rs; BENCHMARKS.md). A release build. PostgreSQL rows when TEST_POSTGRES_URL is
+## set, or when a local server answers on 127.0.0.1:5432 (then the postgres user, trust auth).
+bench:
+	@url="$${TEST_POSTGRES_URL:-}"; \
+	if [ -z "$$url" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
+		url=postgres://postgres@127.0.0.1:5432/postgres; fi; \
+	TEST_POSTGRES_URL="$$url" cargo bench --features ssr --bench table
 
 ## Time to credit in the browser (figures, not a test; see BENCHMARKS.md). Not part of `test`.
 bench-credit: build

@@ -9,8 +9,10 @@ pub mod audit;
 pub mod dispute;
 mod error;
 pub mod fulfil;
+mod group_commit;
 pub mod host_webhook_queries;
 pub mod import_queries;
+mod ledger_batch;
 pub mod low_balance_queries;
 pub mod order_queries;
 pub mod plan_queries;
@@ -115,7 +117,9 @@ pub trait Store:
     /// How many plans are on sale.
     async fn count_active_plans(&self) -> Result<i64, StoreError>;
 
-    /// Posts one ledger entry in one transaction: the row, the new balance, `balance_after`.
+    /// Posts one ledger entry: the row, the new balance, `balance_after`, committed before it
+    /// returns. Concurrent posts are group-committed (several in one transaction, see
+    /// `store::group_commit`), each with its own result.
     /// An entry whose (kind, source) exists already writes nothing and reports `AlreadyApplied`
     /// with the existing row. With `no_overdraft`, an entry that would leave the balance below
     /// zero fails with `InsufficientCredits` (checked under the same lock as the write).

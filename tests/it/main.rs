@@ -19,6 +19,7 @@ mod api_v1;
 mod authz_matrix;
 mod binary;
 mod checkout;
+mod group_commit;
 mod host_webhooks;
 mod http_foundation;
 mod import;

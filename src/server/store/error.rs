@@ -47,4 +47,18 @@ impl StoreError {
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed)
         )
     }
+
+    /// The same failure again, for each caller of a group-committed batch that failed as one
+    /// (`sqlx::Error` cannot be cloned). Keeps what callers act on: whether the database was
+    /// unavailable (503, retry) and the message; anything else stays an internal database error.
+    pub fn for_each_caller(&self) -> StoreError {
+        let same = match self {
+            StoreError::Database(sqlx::Error::PoolTimedOut) => sqlx::Error::PoolTimedOut,
+            StoreError::Database(sqlx::Error::PoolClosed) => sqlx::Error::PoolClosed,
+            StoreError::Database(sqlx::Error::WorkerCrashed) => sqlx::Error::WorkerCrashed,
+            StoreError::Database(sqlx::Error::Io(e)) => sqlx::Error::Io(std::io::Error::new(e.kind(), e.to_string())),
+            other => sqlx::Error::Protocol(other.to_string()),
+        };
+        StoreError::Database(same)
+    }
 }

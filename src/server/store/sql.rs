@@ -9,6 +9,10 @@ pub const INSERT_USER: &str =
      values ($1, $2, $3, $4, $5, 0, $6, $6) \
      returning id, email, password_hash, role, external_id, name, credits_balance, created_at, updated_at";
 
+/// A ledger row's columns (`TransactionRow`).
+pub const TX_COLUMNS: &str =
+    "id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at";
+
 pub const TX_BY_SOURCE: &str =
     "select id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at \
      from credit_transactions where kind = $1 and source_kind = $2 and source_id = $3";
@@ -18,6 +22,18 @@ pub const INSERT_TX: &str = "insert into credit_transactions \
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
      on conflict (kind, source_kind, source_id) do nothing \
      returning id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at";
+
+/// `INSERT_TX` and `SET_BALANCE` (same parameters) in one statement, PostgreSQL only (a
+/// data-modifying CTE; SQLite has none): one round trip per entry of a group-committed batch
+/// instead of two. The balance is set only when the row was inserted (not on a conflict).
+pub const INSERT_TX_SET_BALANCE: &str = "with ins as (insert into credit_transactions \
+     (user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at) \
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     on conflict (kind, source_kind, source_id) do nothing \
+     returning id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at), \
+     upd as (update users set credits_balance = $9, updated_at = $10 where id = $1 and exists (select 1 from ins)) \
+     select id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at \
+     from ins";
 
 pub const SET_BALANCE: &str = "update users set credits_balance = $1, updated_at = $2 where id = $3";
 
@@ -53,3 +69,8 @@ pub fn user_conflict(detail: &str) -> String {
 }
 
 pub const API_KEY_COLUMNS: &str = "id, name, key_hash, key_prefix, created_by, created_at, last_used_at, revoked_at";
+
+/// `$first, $first+1, ...` (`count` placeholders), for an `in (...)` list.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}

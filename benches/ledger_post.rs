@@ -60,6 +60,7 @@ mod bench {
                     url,
                     max_connections: 10,
                     sqlite_synchronous: sync,
+                    ledger_batch_max: store::DEFAULT_LEDGER_BATCH,
                 })
                 .await
                 .unwrap();

@@ -13,13 +13,19 @@
 //!   own order (verify, store, apply, credit: answered after the credit is committed), by 8 and
 //!   64 clients, then open loop at half the better rate. Every order is checked credited.
 //!
-//! BENCH_SCALE (default 1) multiplies the number of operations of every run.
+//! - spend over HTTP again with `LEDGER_BATCH_MAX=1` (one transaction per post, as before group
+//!   commit), for the before/after in the same run.
+//!
+//! BENCH_SCALE (default 1) multiplies the number of operations of every run; BENCH_DB (`sqlite
+//! full`, `sqlite normal` or `postgres`) and BENCH_PATHS (a comma list of `spend`, `before`,
+//! `webhook`) pick a part, e.g. to profile it (the raw ceiling always runs).
 
 #[cfg(feature = "ssr")]
 #[path = "../tests/it/common/mod.rs"]
 mod common;
 #[cfg(feature = "ssr")]
 #[path = "support/latency.rs"]
+#[allow(dead_code)] // its row printer is for the other benchmarks
 mod latency;
 #[cfg(feature = "ssr")]
 #[path = "support/load.rs"]
@@ -67,7 +73,8 @@ mod bench {
         rate: f64,
         p50: f64,
         p99: f64,
-        ratio: f64,
+        /// None where a ratio means nothing (open loop: the rate is the one asked for).
+        ratio: Option<f64>,
     }
 
     fn pct(lat: &[Duration], p: f64) -> f64 {
@@ -76,16 +83,19 @@ mod bench {
 
     fn row(db: &str, path: &str, load: String, (rate, lat): &(f64, Vec<Duration>), ceiling: f64) -> Row {
         let r = Row {
+            ratio: (!load.ends_with("max)")).then(|| rate / ceiling),
             db: db.into(),
             path: path.into(),
             load,
             rate: *rate,
             p50: pct(lat, 0.5),
             p99: pct(lat, 0.99),
-            ratio: rate / ceiling,
         };
         // Progress on stderr, so a long run shows life; the table is printed at the end.
-        eprintln!("  {} / {} / {}: {:.0}/s p99 {:.2} ms", r.db, r.path, r.load, r.rate, r.p99);
+        eprintln!(
+            "  {} / {} / {}: {:.0}/s p99 {:.2} ms",
+            r.db, r.path, r.load, r.rate, r.p99
+        );
         r
     }
 
@@ -96,14 +106,22 @@ mod bench {
             .filter(|s: &f64| *s > 0.0)
             .unwrap_or(1.0);
         let n = |base: usize| ((base as f64 * scale) as usize).max(100);
-        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let mut rows = Vec::new();
         let mut notes = Vec::new();
         rt.block_on(async {
+            let only = std::env::var("BENCH_DB").ok();
+            let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
             for sync in ["full", "normal"] {
-                rows.extend(backend(Db::Sqlite, sync, &n).await);
+                if wanted(&format!("sqlite {sync}")) {
+                    rows.extend(backend(Db::Sqlite, sync, &n).await);
+                }
             }
-            if postgres_url().is_some() {
+            if !wanted("postgres") {
+            } else if postgres_url().is_some() {
                 rows.extend(backend(Db::Postgres, "", &n).await);
             } else {
                 notes.push("PostgreSQL SKIPPED: TEST_POSTGRES_URL is not set".to_string());
@@ -120,9 +138,10 @@ mod bench {
             "database", "path", "load", "ops/s", "p50 ms", "p99 ms", "x raw"
         );
         for r in &rows {
+            let ratio = r.ratio.map_or("-".to_string(), |x| format!("{x:.2}"));
             println!(
-                "{:<14} {:<30} {:<16} {:>9.0} {:>8.2} {:>8.2} {:>7.2}",
-                r.db, r.path, r.load, r.rate, r.p50, r.p99, r.ratio
+                "{:<14} {:<30} {:<16} {:>9.0} {:>8.2} {:>8.2} {:>7}",
+                r.db, r.path, r.load, r.rate, r.p50, r.p99, ratio
             );
         }
         for note in notes {
@@ -135,6 +154,8 @@ mod bench {
             Db::Sqlite => format!("sqlite {sync}"),
             Db::Postgres => "postgres".to_string(),
         };
+        let paths = std::env::var("BENCH_PATHS").unwrap_or_else(|_| "spend,before,webhook".into());
+        let wanted = |p: &str| paths.split(',').any(|w| w.trim() == p);
         let mut rows = Vec::new();
 
         // The raw ceiling, on a database of its own.
@@ -154,23 +175,63 @@ mod bench {
         }
         let (w, raw) = best.unwrap();
         let ceiling = raw.0;
-        rows.push(row(&name, "raw grant (sqlx, 1 tx each)", format!("{w} writers"), &raw, ceiling));
+        rows.push(row(
+            &name,
+            "raw grant (sqlx, 1 tx each)",
+            format!("{w} writers"),
+            &raw,
+            ceiling,
+        ));
 
-        // The app.
+        if wanted("spend") {
+            rows.extend(spend(db, sync, &name, ceiling, n, &[], true).await);
+        }
+        if wanted("before") {
+            // One transaction per post: the figures before group commit, in the same run.
+            let before = spend(db, sync, &name, ceiling, n, &[("LEDGER_BATCH_MAX", "1")], false).await;
+            rows.extend(before.into_iter().map(|mut r| {
+                r.path = "spend, 1 tx per post (before)".into();
+                r
+            }));
+        }
+        if wanted("webhook") {
+            rows.extend(webhooks(db, sync, &name, ceiling, n).await);
+        }
+        rows
+    }
+
+    /// The app on a fresh database (configured with `vars` on top of the test defaults), its
+    /// store, `USERS` users with plenty of credits, and a keep-alive client.
+    async fn app(db: Db, sync: &str, vars: &[(&str, &str)]) -> (TestApp, Arc<dyn Store>, Vec<UserId>, reqwest::Client) {
         let app = match db {
-            Db::Sqlite => TestApp::spawn_with_env(db, &[("SQLITE_SYNCHRONOUS", sync)]).await,
-            Db::Postgres => TestApp::spawn(db).await,
+            Db::Sqlite => TestApp::spawn_with_env(db, &[&[("SQLITE_SYNCHRONOUS", sync)], vars].concat()).await,
+            Db::Postgres => TestApp::spawn_with_env(db, vars).await,
         }
         .expect("the app");
         let store = app.db.store.clone();
-        let (key, _) = api_keys::create(store.as_ref(), "bench", "bench").await.unwrap();
         let users = users(store.clone(), "h").await;
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(usize::MAX)
             .timeout(Duration::from_secs(60))
             .build()
             .unwrap();
+        (app, store, users, client)
+    }
 
+    /// Spend over HTTP by 8 and 64 clients, then (with `open_loop`) at half the better rate, on
+    /// a fresh app configured with `vars`.
+    async fn spend(
+        db: Db,
+        sync: &str,
+        name: &str,
+        ceiling: f64,
+        n: &dyn Fn(usize) -> usize,
+        vars: &[(&str, &str)],
+        open_loop: bool,
+    ) -> Vec<Row> {
+        let mut rows = Vec::new();
+        let (app, store, users, client) = app(db, sync, vars).await;
+        let (key, _) = api_keys::create(store.as_ref(), "bench", "bench").await.unwrap();
         let spend: Call = {
             let (client, base, key) = (client.clone(), app.base.clone(), key.clone());
             Arc::new(move |i| {
@@ -193,16 +254,31 @@ mod bench {
             let r = load::closed(spend.clone(), clients, first, total).await;
             first += total;
             best_rate = best_rate.max(r.0);
-            rows.push(row(&name, "spend over HTTP", format!("{clients} clients"), &r, ceiling));
+            rows.push(row(name, "spend over HTTP", format!("{clients} clients"), &r, ceiling));
         }
-        let rate = best_rate / 2.0;
-        let total = ((rate * 3.0 * n(1000) as f64 / 1000.0) as usize).max(100);
-        let r = load::open(spend.clone(), rate, first, total).await;
-        rows.push(row(&name, "spend over HTTP, open loop", format!("{rate:.0}/s (1/2 max)"), &r, ceiling));
+        if open_loop {
+            let rate = best_rate / 2.0;
+            let total = ((rate * 3.0 * n(1000) as f64 / 1000.0) as usize).max(100);
+            let r = load::open(spend.clone(), rate, first, total).await;
+            first += total;
+            rows.push(row(
+                name,
+                "spend over HTTP, open loop",
+                format!("{rate:.0}/s (1/2 max)"),
+                &r,
+                ceiling,
+            ));
+        }
         let spent = users_balance_check(store.as_ref(), &users).await;
-        assert_eq!(spent as usize, first + total, "every spend applied once");
+        assert_eq!(spent as usize, first, "every spend applied once");
 
-        // Webhooks: distinct payments for orders made beforehand.
+        rows
+    }
+
+    /// Signed deliveries of distinct payments over HTTP by 8 and 64 clients, then open loop.
+    async fn webhooks(db: Db, sync: &str, name: &str, ceiling: f64, n: &dyn Fn(usize) -> usize) -> Vec<Row> {
+        let mut rows = Vec::new();
+        let (app, store, users, client) = app(db, sync, &[]).await;
         let mut best_rate: f64 = 0.0;
         for clients in [8usize, 64, 0] {
             let (total, rate) = if clients == 0 {
@@ -232,11 +308,23 @@ mod bench {
             };
             let r = if clients == 0 {
                 let r = load::open(send, rate, 0, total).await;
-                rows.push(row(&name, "webhook over HTTP, open loop", format!("{rate:.0}/s (1/2 max)"), &r, ceiling));
+                rows.push(row(
+                    name,
+                    "webhook over HTTP, open loop",
+                    format!("{rate:.0}/s (1/2 max)"),
+                    &r,
+                    ceiling,
+                ));
                 r
             } else {
                 let r = load::closed(send, clients, 0, total).await;
-                rows.push(row(&name, "webhook over HTTP", format!("{clients} clients"), &r, ceiling));
+                rows.push(row(
+                    name,
+                    "webhook over HTTP",
+                    format!("{clients} clients"),
+                    &r,
+                    ceiling,
+                ));
                 r
             };
             best_rate = best_rate.max(r.0);
@@ -267,6 +355,7 @@ mod bench {
                     url: url.clone(),
                     max_connections: 4,
                     sqlite_synchronous: synchronous,
+                    ledger_batch_max: store::DEFAULT_LEDGER_BATCH,
                 })
                 .await
                 .unwrap();
@@ -276,14 +365,26 @@ mod bench {
                 let open = move |w: usize| {
                     let url = url.clone();
                     Box::pin(async move {
-                        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous as S};
+                        use sqlx::sqlite::{
+                            SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous as S,
+                        };
                         let o = SqliteConnectOptions::from_str(&url)
                             .unwrap()
                             .journal_mode(SqliteJournalMode::Wal)
-                            .synchronous(if synchronous == SqliteSynchronous::Full { S::Full } else { S::Normal })
+                            .synchronous(if synchronous == SqliteSynchronous::Full {
+                                S::Full
+                            } else {
+                                S::Normal
+                            })
                             .busy_timeout(Duration::from_secs(10))
                             .foreign_keys(true);
-                        RawPool::Sqlite(SqlitePoolOptions::new().max_connections(w as u32).connect_with(o).await.unwrap())
+                        RawPool::Sqlite(
+                            SqlitePoolOptions::new()
+                                .max_connections(w as u32)
+                                .connect_with(o)
+                                .await
+                                .unwrap(),
+                        )
                     }) as std::pin::Pin<Box<dyn std::future::Future<Output = RawPool>>>
                 };
                 (Box::new(open), ids, Box::new(dir))
@@ -384,14 +485,23 @@ mod bench {
     type Delivery = (String, String, String, String);
 
     /// `total` signed `payment.succeeded` deliveries, each for a new order of its own.
-    async fn deliveries(store: Arc<dyn Store>, users: &[UserId], tag: &str, total: usize) -> Vec<(atlas_credits::model::OrderId, Delivery)> {
+    async fn deliveries(
+        store: Arc<dyn Store>,
+        users: &[UserId],
+        tag: &str,
+        total: usize,
+    ) -> Vec<(atlas_credits::model::OrderId, Delivery)> {
         let secret = SecretString::from(WEBHOOK_SECRET.to_string());
         let mut out = Vec::with_capacity(total);
         for i in 0..total {
             let key = format!("b{tag}x{i}");
             let o = whop_events::order(store.as_ref(), users[i % users.len()], &key, 100, 500).await;
             let webhook_id = format!("msg_{key}");
-            let body = whop_events::body(&webhook_id, "payment.succeeded", &whop_events::payment(&format!("pay_{key}"), &o));
+            let body = whop_events::body(
+                &webhook_id,
+                "payment.succeeded",
+                &whop_events::payment(&format!("pay_{key}"), &o),
+            );
             let ts = chrono::Utc::now().timestamp();
             let sig = sign(&secret, &webhook_id, ts, body.as_bytes());
             out.push((o.order_id(), (webhook_id, ts.to_string(), sig, body)));

@@ -73,7 +73,8 @@ pub async fn run(pool: &RawPool, users: &[i64], writers: usize, total: usize, ta
                         break lat;
                     }
                     let t = Instant::now();
-                    pool.grant(users[i % users.len()], &format!("{tag}-{writers}-{i}")).await;
+                    pool.grant(users[i % users.len()], &format!("{tag}-{writers}-{i}"))
+                        .await;
                     lat.push(t.elapsed());
                 }
             })

@@ -29,6 +29,8 @@ pub struct Config {
     pub database_max_connections: u32,
     /// SQLite only: how hard each commit is pushed to disk.
     pub sqlite_synchronous: SqliteSynchronous,
+    /// Most ledger posts group-committed in one transaction (1: one transaction per post).
+    pub ledger_batch_max: usize,
     pub log_format: LogFormat,
     /// Where the Leptos runtime options are read from (then overridden by `LEPTOS_*` variables).
     pub leptos_config_file: PathBuf,
@@ -129,6 +131,19 @@ impl Config {
             });
         }
 
+        let ledger_batch_max = parse_or(
+            "LEDGER_BATCH_MAX",
+            get("LEDGER_BATCH_MAX"),
+            crate::server::store::DEFAULT_LEDGER_BATCH,
+            "a whole number from 1 to 1024",
+        )?;
+        if !(1..=1024).contains(&ledger_batch_max) {
+            return Err(ConfigError {
+                var: "LEDGER_BATCH_MAX",
+                problem: format!("must be a whole number from 1 to 1024 (got {ledger_batch_max})"),
+            });
+        }
+
         let sqlite_synchronous = match get("SQLITE_SYNCHRONOUS") {
             None => SqliteSynchronous::Full,
             Some(v) => v.parse().map_err(|_| ConfigError {
@@ -224,6 +239,7 @@ impl Config {
             database_url,
             database_max_connections,
             sqlite_synchronous,
+            ledger_batch_max,
             log_format,
             leptos_config_file,
             whop_webhook_secrets,
@@ -531,6 +547,10 @@ mod tests {
         assert!(e.to_string().contains("json"));
         let e = config(&[("DATABASE_MAX_CONNECTIONS", "many")]).unwrap_err();
         assert_eq!(e.var, "DATABASE_MAX_CONNECTIONS");
+        for bad in ["0", "1025", "-1", "many"] {
+            let e = config(&[("LEDGER_BATCH_MAX", bad)]).unwrap_err();
+            assert_eq!(e.var, "LEDGER_BATCH_MAX", "{bad}");
+        }
         let e = config(&[("DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err();
         assert_eq!(e.var, "DATABASE_MAX_CONNECTIONS");
         let e = config(&[("SQLITE_SYNCHRONOUS", "off")]).unwrap_err();

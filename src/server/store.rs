@@ -26,6 +26,7 @@ pub mod sign_in_link_queries;
 mod sql;
 mod sqlite;
 pub mod unmatched_queries;
+mod user_ids;
 pub mod widget_queries;
 
 use std::sync::Arc;
@@ -169,7 +170,12 @@ pub struct ConnectOptions {
     pub url: String,
     pub max_connections: u32,
     pub sqlite_synchronous: SqliteSynchronous,
+    /// Most ledger posts in one group-committed transaction (`LEDGER_BATCH_MAX`).
+    pub ledger_batch_max: usize,
 }
+
+/// The default of `LEDGER_BATCH_MAX`.
+pub const DEFAULT_LEDGER_BATCH: usize = group_commit::MAX_BATCH;
 
 impl From<&Config> for ConnectOptions {
     fn from(c: &Config) -> Self {
@@ -177,6 +183,7 @@ impl From<&Config> for ConnectOptions {
             url: c.database_url.clone(),
             max_connections: c.database_max_connections,
             sqlite_synchronous: c.sqlite_synchronous,
+            ledger_batch_max: c.ledger_batch_max,
         }
     }
 }

@@ -135,6 +135,7 @@ impl Queries {
         fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError>;
         fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError>;
         fn user_by_external_id(&self, external_id: &str) -> Result<Option<UserRow>, StoreError>;
+        fn user_id_by_external_id(&self, external_id: &str) -> Result<Option<UserId>, StoreError>;
         fn update_external_user(&self, external_id: &str, email: &str, name: Option<&str>) -> Result<Option<UserRow>, StoreError>;
         fn link_external_user(&self, email: &str, external_id: &str, name: Option<&str>) -> Result<Option<UserRow>, StoreError>;
         fn set_user_credentials(&self, id: UserId, role: &str, password_hash: &str) -> Result<(), StoreError>;

@@ -144,7 +144,11 @@ async fn queued_posts_answer_as_a_sequential_model(db: Db) {
         .map(|_| {
             let who = next(9) as usize;
             let u = if who == 8 { unknown } else { users[who % 4] };
-            let amount = if next(3) == 0 { 1 + next(6) as i64 } else { -(1 + next(4) as i64) };
+            let amount = if next(3) == 0 {
+                1 + next(6) as i64
+            } else {
+                -(1 + next(4) as i64)
+            };
             entry(u, amount, &format!("u{u}-k{}", next(150)))
         })
         .collect();
@@ -222,10 +226,17 @@ async fn queued_posts_answer_as_a_sequential_model(db: Db) {
     for u in &users {
         let stored = s.user_by_id(UserId(*u)).await.unwrap().unwrap().balance().get();
         assert_eq!(stored, balance[u], "user {u}: the model's balance");
-        assert_eq!(s.ledger_sum(UserId(*u)).await.unwrap().get(), stored, "balance == ledger sum");
+        assert_eq!(
+            s.ledger_sum(UserId(*u)).await.unwrap().get(),
+            stored,
+            "balance == ledger sum"
+        );
         rows_in_db += s.list_transactions(UserId(*u), None, 1000).await.unwrap().len();
     }
-    assert_eq!(rows_in_db, rows_written, "one row per applied post, none for the others");
+    assert_eq!(
+        rows_in_db, rows_written,
+        "one row per applied post, none for the others"
+    );
 }
 
 async fn one_source_for_many_users_applies_once(db: Db) {
@@ -258,7 +269,10 @@ async fn one_source_for_many_users_applies_once(db: Db) {
             }
         }
         let winner = winner.expect("one applied");
-        assert!(others.iter().all(|r| *r == winner), "round {round}: the others see the winner");
+        assert!(
+            others.iter().all(|r| *r == winner),
+            "round {round}: the others see the winner"
+        );
     }
     for u in &users {
         let b = s.user_by_id(UserId(*u)).await.unwrap().unwrap().balance();
@@ -288,7 +302,10 @@ async fn a_dropped_caller_loses_and_doubles_nothing(db: Db) {
     held.release().await;
     // Once queued, a post is applied: the user's next post comes after all of them.
     let last = s.post_entry(&entry(u, 1, "after")).await.unwrap();
-    assert!(matches!(last, PostOutcome::Applied(ref r) if r.balance_after == 101), "{last:?}");
+    assert!(
+        matches!(last, PostOutcome::Applied(ref r) if r.balance_after == 101),
+        "{last:?}"
+    );
     // Retried with the same keys, each is already applied: nothing twice.
     for e in &ops {
         let again = s.post_entry(e).await.unwrap();

@@ -146,9 +146,14 @@ pub async fn spend(
             ledger::MAX_SOURCE_ID_CHARS
         )));
     }
-    let user = user(store, external_id).await?;
+    // The id alone (remembered by the store after the first time): the post reads the balance.
+    check_external_id(external_id)?;
+    let user = store
+        .user_id_by_external_id(external_id)
+        .await?
+        .ok_or_else(|| HostError::UnknownUser(external_id.to_string()))?;
     let entry = LedgerEntry::new(
-        user.user_id(),
+        user,
         EntryKind::Spend,
         Credits(-amount),
         SPEND_SOURCE,

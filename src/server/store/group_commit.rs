@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{NewEntry, PostOutcome, StoreError};
 
-/// Most entries in one transaction. Large enough that a commit is shared by hundreds of posts,
+/// Most entries in one transaction by default (`LEDGER_BATCH_MAX`). Large enough that a commit is shared by hundreds of posts,
 /// small enough that one batch holds the write lock (SQLite) or its row locks (PostgreSQL) for
 /// a few milliseconds only.
 pub const MAX_BATCH: usize = 256;
@@ -64,13 +64,15 @@ struct Job {
 /// two shards never wait for each other's user rows.
 pub struct GroupCommit<W: BatchWriter> {
     writer: Arc<W>,
+    max_batch: usize,
     shards: Vec<Mutex<Option<mpsc::Sender<Job>>>>,
 }
 
 impl<W: BatchWriter> GroupCommit<W> {
-    pub fn new(writer: W, shards: usize) -> Self {
+    pub fn new(writer: W, shards: usize, max_batch: usize) -> Self {
         GroupCommit {
             writer: Arc::new(writer),
+            max_batch: max_batch.max(1),
             shards: (0..shards.max(1)).map(|_| Mutex::new(None)).collect(),
         }
     }
@@ -101,16 +103,16 @@ impl<W: BatchWriter> GroupCommit<W> {
             return tx.clone();
         }
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run_writer(self.writer.clone(), rx));
+        tokio::spawn(run_writer(self.writer.clone(), rx, self.max_batch));
         *slot = Some(tx.clone());
         tx
     }
 }
 
-async fn run_writer<W: BatchWriter>(writer: Arc<W>, mut rx: mpsc::Receiver<Job>) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
+async fn run_writer<W: BatchWriter>(writer: Arc<W>, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut jobs = Vec::with_capacity(max_batch);
     // `recv_many` waits for the first job, then takes what else is queued without waiting.
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    while rx.recv_many(&mut jobs, max_batch).await > 0 {
         let entries: Vec<NewEntry> = jobs.iter().map(|j| j.entry.clone()).collect();
         let results = write(writer.as_ref(), &entries).await;
         for (job, result) in jobs.drain(..).zip(results) {

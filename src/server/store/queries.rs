@@ -28,6 +28,8 @@ pub trait Queries: Send + Sync {
     /// Case-insensitive.
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, StoreError>;
     async fn user_by_external_id(&self, external_id: &str) -> Result<Option<UserRow>, StoreError>;
+    /// The id of the user with this external id; remembered once found (see `store::user_ids`).
+    async fn user_id_by_external_id(&self, external_id: &str) -> Result<Option<UserId>, StoreError>;
     /// Sets email and name of the user with this external id. None when there is no such user.
     async fn update_external_user(
         &self,
@@ -170,6 +172,20 @@ macro_rules! impl_queries {
             async fn user_by_external_id(&self, external_id: &str) -> Result<Option<UserRow>, StoreError> {
                 let q = format!("select {} from users where external_id = $1", sql::USER_COLUMNS);
                 Ok(sqlx::query_as::<_, UserRow>(&q).bind(external_id).fetch_optional(&self.pool).await?)
+            }
+
+            async fn user_id_by_external_id(&self, external_id: &str) -> Result<Option<UserId>, StoreError> {
+                if let Some(id) = self.user_ids.get(external_id) {
+                    return Ok(Some(UserId(id)));
+                }
+                let id: Option<i64> = sqlx::query_scalar("select id from users where external_id = $1")
+                    .bind(external_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                if let Some(id) = id {
+                    self.user_ids.remember(external_id, id);
+                }
+                Ok(id.map(UserId))
             }
 
             async fn update_external_user(&self, external_id: &str, email: &str, name: Option<&str>) -> Result<Option<UserRow>, StoreError> {

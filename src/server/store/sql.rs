@@ -72,5 +72,8 @@ pub const API_KEY_COLUMNS: &str = "id, name, key_hash, key_prefix, created_by, c
 
 /// `$first, $first+1, ...` (`count` placeholders), for an `in (...)` list.
 pub fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -11,19 +11,18 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous as SqlxSync};
 use sqlx::SqlitePool;
 
-
 use super::admin_event_queries::impl_admin_event_queries;
 use super::admin_order_queries::impl_admin_order_queries;
 use super::alert_queries::impl_alert_queries;
 use super::dispute::dispute_in_tx;
 use super::fulfil::fulfil_in_tx;
+use super::group_commit::{BatchError, BatchWriter, EntryResult, GroupCommit};
 use super::host_webhook_queries::impl_host_webhook_queries;
 use super::import_queries::impl_import_queries;
+use super::ledger_batch::{count_applied, post_batch_in_tx};
 use super::low_balance_queries::impl_low_balance_queries;
 use super::order_queries::impl_order_queries;
 use super::plan_queries::impl_plan_queries;
-use super::group_commit::{BatchError, BatchWriter, EntryResult, GroupCommit};
-use super::ledger_batch::{count_applied, post_batch_in_tx};
 use super::queries::impl_queries;
 use super::reconcile_queries::impl_reconcile_queries;
 use super::refund::refund_in_tx;
@@ -68,6 +67,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// Ledger posts, group-committed by one writer (SQLite has one writer anyway) that holds the
     /// write permit while its transaction is open.
+    /// External ids already looked up (they never change).
+    user_ids: super::user_ids::UserIds,
     ledger: GroupCommit<SqliteLedgerWriter>,
     /// One writer at a time inside this process, for every write (`write_permit`). SQLite allows
     /// a single writer anyway; queueing here is fair and wakes the next writer at once, where
@@ -139,7 +140,8 @@ impl SqliteStore {
         };
         Ok(SqliteStore {
             pool,
-            ledger: GroupCommit::new(writer, 1),
+            user_ids: Default::default(),
+            ledger: GroupCommit::new(writer, 1, opts.ledger_batch_max),
             write_lock,
         })
     }

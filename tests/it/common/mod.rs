@@ -133,6 +133,7 @@ async fn connect(url: &str, max_connections: u32) -> Arc<dyn Store> {
         url: url.to_string(),
         max_connections,
         sqlite_synchronous: SqliteSynchronous::Normal,
+        ledger_batch_max: store::DEFAULT_LEDGER_BATCH,
     })
     .await
     .expect("connect test store");

@@ -230,7 +230,7 @@ async fn reconcile(config: Config, since: Option<String>) -> anyhow::Result<()> 
         .public_url
         .clone()
         .unwrap_or_else(|| crate::server::startup::own_base_url(site));
-    let (whop, _) = WhopSetup::start(&config.whop, store.clone(), &own_base, &[]).await?;
+    let (whop, _) = WhopSetup::start(&config.whop, &config.limits, store.clone(), &own_base, &[]).await?;
 
     // One pass at a time across instances: wait up to 30 s for a server's pass to finish.
     let holder = format!("cli-{}", std::process::id());

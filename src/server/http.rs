@@ -2,6 +2,7 @@
 
 pub mod api_v1;
 pub mod client_ip;
+pub mod deadline;
 pub mod health;
 pub mod metrics;
 pub mod origin_check;

@@ -10,7 +10,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
 use crate::server::http::{
-    api_v1, health, metrics, origin_check, security_headers, sign_in_link, transactions_csv, webhooks, widget,
+    api_v1, deadline, health, metrics, origin_check, security_headers, sign_in_link, transactions_csv, webhooks,
+    widget,
 };
 use crate::server::state::AppState;
 
@@ -31,11 +32,22 @@ pub fn build(state: AppState) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route(
             "/api/webhooks/whop",
-            post(webhooks::receive_whop_webhook).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
+            post(webhooks::receive_whop_webhook)
+                .layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    deadline::answer_within,
+                )),
         )
         .route("/account/transactions.csv", get(transactions_csv::download))
         .route("/auth/link/{token}", get(sign_in_link::open_link))
-        .nest("/api/v1", api_v1::routes(state.clone()))
+        .nest(
+            "/api/v1",
+            api_v1::routes(state.clone()).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                deadline::answer_within,
+            )),
+        )
         .merge(widget::routes())
         .leptos_routes_with_context(
             &state,

@@ -33,6 +33,7 @@ mod security_headers;
 mod sign_in_links;
 mod simulation;
 mod simulator_payloads;
+mod slow_clients;
 mod store_contract;
 mod unmatched;
 mod webhook_apply;

@@ -18,6 +18,8 @@ use crate::server::whop::WhopSetup;
 pub const LEASE: &str = "reconcile";
 /// How long a pass may hold the lease before another instance may assume its holder died.
 pub const LEASE_TTL: Duration = Duration::from_secs(600);
+/// The longest pause between passes while they keep failing.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(900);
 
 pub struct Reconcile {
     store: Arc<dyn Store>,
@@ -91,6 +93,12 @@ impl Job for Reconcile {
 
     async fn run_once(&self) -> anyhow::Result<ReconcileReport> {
         self.run_at(Utc::now()).await
+    }
+
+    /// A pass that failed (Whop unreachable, erroring or slow) waits twice as long each time,
+    /// up to `MAX_BACKOFF`: Whop is not hammered while down, and other work is untouched.
+    fn max_backoff(&self) -> Option<Duration> {
+        Some(MAX_BACKOFF)
     }
 
     fn is_noteworthy(&self, _report: &ReconcileReport) -> bool {

@@ -10,8 +10,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
 use crate::server::http::{
-    api_v1, deadline, health, metrics, origin_check, security_headers, sign_in_link, transactions_csv, webhooks,
-    widget,
+    api_v1, deadline, health, metrics, origin_check, security_headers, sign_in_link, transactions_csv, webhooks, widget,
 };
 use crate::server::state::AppState;
 

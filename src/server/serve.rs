@@ -177,8 +177,10 @@ fn request_timeout() -> Response<Body> {
         r#"{"error":{"code":"request_timeout","message":"the request body did not arrive in time"}}"#,
     ));
     *r.status_mut() = StatusCode::REQUEST_TIMEOUT;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
     r.headers_mut()
         .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
     r

@@ -64,8 +64,14 @@ impl Application {
 
         // In test mode the simulator sends its webhooks to the app's own address.
         let own_base = config.public_url.clone().unwrap_or_else(|| own_base_url(addr));
-        let (whop, webhook_secrets) =
-            WhopSetup::start(&config.whop, &config.limits, store.clone(), &own_base, &config.whop_webhook_secrets).await?;
+        let (whop, webhook_secrets) = WhopSetup::start(
+            &config.whop,
+            &config.limits,
+            store.clone(),
+            &own_base,
+            &config.whop_webhook_secrets,
+        )
+        .await?;
         announce_whop_mode(config, &whop, &own_base);
         if webhook_secrets.is_empty() {
             tracing::warn!("WHOP_WEBHOOK_SECRET is not set: webhook deliveries will be refused with 503");

@@ -19,10 +19,7 @@ both_backends!(
 );
 
 /// Limits short enough for a test; the bound the tests wait for is many times longer.
-const LIMITS: &[(&str, &str)] = &[
-    ("HTTP_HEADER_TIMEOUT_SECS", "1"),
-    ("HTTP_BODY_TIMEOUT_SECS", "1"),
-];
+const LIMITS: &[(&str, &str)] = &[("HTTP_HEADER_TIMEOUT_SECS", "1"), ("HTTP_BODY_TIMEOUT_SECS", "1")];
 /// Far past every limit above: a connection still open by then was never going to be closed.
 const HANG: Duration = Duration::from_secs(8);
 
@@ -99,7 +96,9 @@ async fn a_silent_connection_is_closed(db: Db) {
 
     // A kept-alive connection is served, then closed once idle past the limit.
     let mut kept = TcpStream::connect(app.addr).await.unwrap();
-    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let sent = read_until_closed(&mut kept, None).await;
     let text = String::from_utf8_lossy(&sent);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");

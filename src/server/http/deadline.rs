@@ -29,7 +29,8 @@ pub async fn answer_within(State(state): State<AppState>, req: Request, next: Ne
                 Json(json!({ "error": { "code": "unavailable", "message": "the service is temporarily unavailable; retry later" } })),
             )
                 .into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
     }

@@ -52,7 +52,10 @@ impl StoreError {
                 | sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_)
                 | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(db) => db.code().is_some_and(|c| unavailable_code(&c)),
+                sqlx::Error::Database(db) => {
+                    let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
+                    db.code().is_some_and(|c| unavailable_code(sqlite, &c))
+                }
                 _ => false,
             },
             _ => false,
@@ -61,11 +64,13 @@ impl StoreError {
 }
 
 /// Database error codes that mean "not now" rather than "not this request".
-fn unavailable_code(code: &str) -> bool {
+fn unavailable_code(sqlite: bool, code: &str) -> bool {
     // SQLite's codes are numbers: the primary code is the low byte of the extended one.
-    if let Ok(n) = code.parse::<i32>() {
+    if sqlite {
         // BUSY, LOCKED, IOERR, FULL, CANTOPEN.
-        return matches!(n & 0xff, 5 | 6 | 10 | 13 | 14);
+        return code
+            .parse::<i32>()
+            .is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 13 | 14));
     }
     // PostgreSQL's SQLSTATE classes: 08 connection exception, 53 insufficient resources (too many
     // connections, disk full), 57 operator intervention (shutdown, terminated, cannot connect
@@ -80,12 +85,19 @@ mod tests {
 
     #[test]
     fn codes_that_mean_not_now() {
-        for code in ["5", "517", "261", "6", "262", "10", "13", "14", "08006", "53300", "57P01", "57P03", "58030", "55000"] {
-            assert!(unavailable_code(code), "{code}");
+        for code in ["5", "517", "261", "6", "262", "10", "13", "14"] {
+            assert!(unavailable_code(true, code), "{code}");
+        }
+        // All digits, like SQLite's, but PostgreSQL's: read as SQLSTATEs.
+        for code in ["08006", "53300", "57P01", "57P03", "58030", "55000"] {
+            assert!(unavailable_code(false, code), "{code}");
         }
         // Constraint violations, syntax errors, serialization failures: the request's own doing.
-        for code in ["19", "2067", "1", "23505", "42601", "40001", "55P03", "22003"] {
-            assert!(!unavailable_code(code), "{code}");
+        for code in ["19", "2067", "1"] {
+            assert!(!unavailable_code(true, code), "{code}");
+        }
+        for code in ["23505", "42601", "40001", "55P03", "22003"] {
+            assert!(!unavailable_code(false, code), "{code}");
         }
     }
 }

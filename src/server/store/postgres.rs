@@ -2,7 +2,6 @@
 //! updates take the user's row lock (`select ... for update`) so concurrent writers never lose
 //! an update.
 
-
 use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;

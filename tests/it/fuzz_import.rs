@@ -30,7 +30,7 @@ fn any_fields_written_as_csv_read_back_exactly() {
     // Any characters at all inside quotes: commas, quotes, line breaks, control characters.
     let field = prop_oneof![".{0,12}", "[,\"\r\n a]{0,8}", hostile_text()];
     let records = prop::collection::vec(prop::collection::vec(field, 1..8), 1..12);
-    fuzz::runner(fuzz::cases(2000))
+    fuzz::runner(fuzz::cases(1500))
         .run(&(records, any::<bool>()), |(records, crlf)| {
             // Keep within the reader's limits (checked below) so every record is read.
             prop_assume!(records
@@ -132,7 +132,7 @@ fn mutated_import_files_are_validated_or_refused_by_line() {
         orders,
         prop::collection::vec((any::<u8>(), any::<prop::sample::Index>(), any::<u8>()), 0..4),
     );
-    fuzz::runner(fuzz::cases(2000))
+    fuzz::runner(fuzz::cases(1500))
         .run(&files, |(users, orders, changes)| {
             let mut orders = orders.into_bytes();
             for (how, at, byte) in changes {

@@ -57,7 +57,7 @@ fn random_deliveries_never_verify() {
         prop::option::of(signature()),
         prop::collection::vec(any::<u8>(), 0..2048),
     );
-    fuzz::runner(fuzz::cases(3000))
+    fuzz::runner(fuzz::cases(2000))
         .run(&strategy, |(id, ts, sig, body)| {
             let headers = DeliveryHeaders {
                 id: id.as_deref(),
@@ -119,7 +119,7 @@ fn payload() -> impl Strategy<Value = Vec<u8>> {
 
 #[test]
 fn hostile_payloads_parse_or_refuse_without_panic() {
-    fuzz::runner(fuzz::cases(3000))
+    fuzz::runner(fuzz::cases(1500))
         .run(&payload(), |bytes| {
             // What the route and the apply step do with a verified body.
             if let Ok(text) = std::str::from_utf8(&bytes) {
@@ -192,7 +192,7 @@ async fn signed_hostile_deliveries_over_http_never_5xx_nor_credit(db: Db) {
     };
     let user = common::user(app.db.store.as_ref(), "fuzz@example.com").await;
     let cases = fuzz::sample(
-        (payload(), any::<bool>()).prop_map(|(body, signed)| Delivery { body, signed }),
+        || (payload(), any::<bool>()).prop_map(|(body, signed)| Delivery { body, signed }),
         fuzz::http_cases(150),
     );
     for (i, d) in cases.iter().enumerate() {

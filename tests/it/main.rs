@@ -24,6 +24,7 @@ mod fuzz_api;
 mod fuzz_import;
 mod fuzz_webhooks;
 mod host_webhooks;
+mod hostile_forms;
 mod http_foundation;
 mod import;
 mod jobs;

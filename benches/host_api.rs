@@ -10,7 +10,7 @@
 //! request, as the client sees it.
 
 #[cfg(feature = "ssr")]
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 #[cfg(feature = "ssr")]
 #[path = "support/latency.rs"]

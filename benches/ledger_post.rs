@@ -6,7 +6,7 @@
 //! Each run uses a fresh database; "sequential" is one writer, "concurrent" 8 writers on 8 users.
 
 #[cfg(feature = "ssr")]
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 #[cfg(feature = "ssr")]
 #[path = "support/latency.rs"]

@@ -217,7 +217,7 @@ fn parse_since(raw: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
 }
 
 async fn reconcile(config: Config, since: Option<String>) -> anyhow::Result<()> {
-    use crate::server::jobs::reconcile::{LEASE, LEASE_TTL};
+    use crate::server::jobs::reconcile::{with_lease_renewed, LEASE, LEASE_TTL};
     use crate::server::service::reconcile::run_pass;
     use crate::server::whop::WhopSetup;
 
@@ -232,7 +232,8 @@ async fn reconcile(config: Config, since: Option<String>) -> anyhow::Result<()> 
         .unwrap_or_else(|| crate::server::startup::own_base_url(site));
     let (whop, _) = WhopSetup::start(&config.whop, &config.limits, store.clone(), &own_base, &[]).await?;
 
-    // One pass at a time across instances: wait up to 30 s for a server's pass to finish.
+    // One pass at a time across instances: wait for a server's pass to finish, or for the lease
+    // of one that died in a pass to run out (LEASE_TTL).
     let holder = format!("cli-{}", std::process::id());
     let mut tries = 0;
     loop {
@@ -245,19 +246,19 @@ async fn reconcile(config: Config, since: Option<String>) -> anyhow::Result<()> 
         }
         tries += 1;
         anyhow::ensure!(
-            tries < 30,
+            tries < LEASE_TTL.as_secs() + 15,
             "another reconciliation pass is running; try again in a minute"
         );
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
-    let result = run_pass(
+    let pass = run_pass(
         store.as_ref(),
         &whop.client,
         &whop.company_id,
         since,
         chrono::Utc::now(),
-    )
-    .await;
+    );
+    let result = with_lease_renewed(store.as_ref(), &holder, pass).await;
     store.release_lease(LEASE, &holder).await?;
     store.close().await;
     let s = result?;

@@ -458,6 +458,58 @@ async fn server_functions(db: Db) {
         assert_eq!(r.status().as_u16(), status, "{who:?} {path}");
         no_leak(who, &r.text().await.unwrap());
     }
+
+    // Last (its orders would show on the admin pages above): the buyer's side: the page data and the two public facts for everyone; an order's status
+    // for its owner and admins only (an admin following a user's link sees what they see), and
+    // nothing about it for anyone else.
+    let store = w.app.db.store.as_ref();
+    let alice = store.user_by_email("alice@example.com").await.unwrap().unwrap();
+    let order = common::whop_events::order(store, alice.user_id(), "authz", 25_000, 3250).await;
+    let order_id = order.id.to_string();
+    let enterprise = store
+        .list_plans(false)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.price_cents.is_none())
+        .unwrap()
+        .id
+        .to_string();
+    for who in EVERYONE {
+        let signed_in = matches!(who, Who::UserA | Who::UserB | Who::Admin);
+        for name in ["get_whop_mode", "get_host_app_home", "get_credits_page"] {
+            let (s, body) = w.server_fn(who, name, &[]).await;
+            assert_eq!(s, 200, "{who:?} {name}: {body}");
+            no_leak(who, &body);
+        }
+        let (s, body) = w.server_fn(who, "get_payment_status", &[("order_id", &order_id)]).await;
+        let expect = match who {
+            Who::UserA | Who::Admin => 200,
+            Who::UserB => 404,
+            _ => 401,
+        };
+        assert_eq!(s, expect, "{who:?} get_payment_status of alice's order: {body}");
+        if who != Who::Admin {
+            no_leak(who, &body);
+        }
+        let key = format!("authz-request-{who:?}-0123456789");
+        let (s, body) = w
+            .server_fn(who, "request_plan", &[("plan_id", &enterprise), ("client_key", &key)])
+            .await;
+        assert_eq!(s, if signed_in { 200 } else { 401 }, "{who:?} request_plan: {body}");
+        no_leak(who, &body);
+        let key = format!("authz-checkout-{who:?}-0123456789");
+        let (s, body) = w
+            .server_fn(who, "start_checkout", &[("plan_id", &enterprise), ("client_key", &key)])
+            .await;
+        if !signed_in {
+            assert_eq!(s, 401, "{who:?} start_checkout: {body}");
+        } else {
+            // Enterprise is not sold at Whop: refused for anyone signed in, with a message.
+            assert_eq!(s, 400, "{who:?} start_checkout: {body}");
+        }
+        no_leak(who, &body);
+    }
 }
 
 async fn api_routes(db: Db) {
@@ -520,4 +572,27 @@ async fn api_routes(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// Public by design, each tested where it belongs (tests/it/accounts.rs): anyone may try to sign up,
+/// log in or log out.
+const PUBLIC_ELSEWHERE: [&str; 3] = ["sign_up", "log_in", "log_out"];
+
+/// Every server function the app registers is named in this file, or in `PUBLIC_ELSEWHERE`: one
+/// cannot be added without deciding, here, who may call it.
+#[test]
+fn every_server_function_is_in_the_matrix() {
+    let source = include_str!("authz_matrix.rs");
+    let registered: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/").to_string())
+        .collect();
+    assert!(registered.len() > 40, "the registry: {registered:?}");
+    let missing: Vec<_> = registered
+        .iter()
+        .filter(|name| !PUBLIC_ELSEWHERE.contains(&name.as_str()) && !source.contains(&format!("\"{name}\"")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "server functions with no row in the matrix: {missing:?}"
+    );
 }

@@ -16,10 +16,36 @@ use crate::server::whop::WhopSetup;
 
 /// The lease's name in `job_leases`.
 pub const LEASE: &str = "reconcile";
-/// How long a pass may hold the lease before another instance may assume its holder died.
-pub const LEASE_TTL: Duration = Duration::from_secs(600);
+/// How long the lease lasts unless renewed: a holder killed in the middle of a pass (kill -9, a
+/// lost machine) holds up every other instance's reconciliation for at most this long. A live
+/// holder renews it every third of it (`with_lease_renewed`), so a long pass keeps it. (It was
+/// 10 minutes without renewal: the crash-storm test saw a lost webhook wait that long.)
+pub const LEASE_TTL: Duration = Duration::from_secs(30);
 /// The longest pause between passes while they keep failing.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(900);
+
+/// Runs `pass` while renewing this holder's lease, which it must have taken. A pass that loses
+/// the lease anyway (a stall longer than the TTL) runs to its end: passes are idempotent, so
+/// two at once cost a repeat, never a double effect.
+pub async fn with_lease_renewed<T>(store: &dyn Store, holder: &str, pass: impl std::future::Future<Output = T>) -> T {
+    tokio::pin!(pass);
+    let mut renew = tokio::time::interval(LEASE_TTL / 3);
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renew.tick().await; // the first tick is at once, and the lease was just taken
+    loop {
+        tokio::select! {
+            out = &mut pass => return out,
+            _ = renew.tick() => {
+                let now = Utc::now();
+                match store.take_lease(LEASE, holder, now, now + chrono::Duration::from_std(LEASE_TTL).unwrap_or_default()).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!("the reconcile lease was taken over during a long pass"),
+                    Err(e) => tracing::warn!(error = %e, "could not renew the reconcile lease"),
+                }
+            }
+        }
+    }
+}
 
 pub struct Reconcile {
     store: Arc<dyn Store>,
@@ -58,8 +84,8 @@ impl Reconcile {
         if !self.store.take_lease(LEASE, &self.holder, now, until).await? {
             return Ok(ReconcileReport::NotLeaseHolder);
         }
-        let result =
-            reconcile::run_pass(self.store.as_ref(), &self.whop.client, &self.whop.company_id, None, now).await;
+        let pass = reconcile::run_pass(self.store.as_ref(), &self.whop.client, &self.whop.company_id, None, now);
+        let result = with_lease_renewed(self.store.as_ref(), &self.holder, pass).await;
         crate::server::metrics::reconcile_run(result.is_err());
         // Give the lease back even after a failed pass, so the next interval (here or on
         // another instance) tries again at once rather than after the TTL.

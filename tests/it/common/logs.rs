@@ -27,7 +27,11 @@ fn global() -> &'static Global {
         let (filter, handle) = reload::Layer::new(EnvFilter::new("off"));
         tracing_subscriber::registry()
             .with(filter)
-            .with(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(move || Sink(sink.clone())))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(move || Sink(sink.clone())),
+            )
             .try_init()
             .expect("no other subscriber in this test binary");
         Global { buf, filter: handle }

@@ -104,6 +104,18 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Another pool on this test's database, which stays this test's to drop.
+    pub async fn attach(&self) -> TestDb {
+        TestDb {
+            store: connect(&self.url, 10).await,
+            url: self.url.clone(),
+            _dir: None,
+            pg_cleanup: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = self.pg_cleanup.take() {
@@ -251,7 +263,25 @@ impl TestApp {
         secrets: Option<Vec<SecretString>>,
         wrap: Option<StoreWrap>,
     ) -> Option<TestApp> {
-        let mut db = TestDb::new(db).await?;
+        let db = TestDb::new(db).await?;
+        Some(Self::spawn_on(db, vars, secrets, wrap).await)
+    }
+
+    /// A second instance of the app, simulated as `spawn_simulated` is, on this app's database:
+    /// two instances behind a load balancer. `vars` come on top (e.g. a reconcile interval).
+    pub async fn spawn_simulated_beside(&self, vars: &[(&str, &str)]) -> TestApp {
+        let db = self.db.attach().await;
+        let mut all = vec![("WHOP_MODE", "simulated"), ("WHOP_SIM_RETRY_SECS", "0.2,0.4")];
+        all.extend_from_slice(vars);
+        Self::spawn_on(db, &all, None, None).await
+    }
+
+    async fn spawn_on(
+        mut db: TestDb,
+        vars: &[(&str, &str)],
+        secrets: Option<Vec<SecretString>>,
+        wrap: Option<StoreWrap>,
+    ) -> TestApp {
         // Not simulated unless asked: a Whop that is never called by these tests.
         let mut env: HashMap<String, String> = [
             ("DATABASE_URL", db.url.as_str()),
@@ -298,14 +328,14 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Some(TestApp {
+        TestApp {
             addr,
             base,
             client,
             db,
             state,
             jobs,
-        })
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

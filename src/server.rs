@@ -11,6 +11,7 @@ pub mod http;
 pub mod jobs;
 pub mod metrics;
 pub mod router;
+pub mod serve;
 pub mod service;
 pub mod startup;
 pub mod state;

@@ -230,7 +230,7 @@ async fn reconcile(config: Config, since: Option<String>) -> anyhow::Result<()> 
         .public_url
         .clone()
         .unwrap_or_else(|| crate::server::startup::own_base_url(site));
-    let (whop, _) = WhopSetup::start(&config.whop, store.clone(), &own_base, &[]).await?;
+    let (whop, _) = WhopSetup::start(&config.whop, &config.limits, store.clone(), &own_base, &[]).await?;
 
     // One pass at a time across instances: wait for a server's pass to finish, or for the lease
     // of one that died in a pass to run out (LEASE_TTL).

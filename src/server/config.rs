@@ -11,7 +11,9 @@ use secrecy::SecretString;
 use crate::server::store::SqliteSynchronous;
 
 mod host_origins;
+mod limits;
 pub use host_origins::HostOrigins;
+pub use limits::Limits;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/atlas-credits.db";
 
@@ -56,6 +58,8 @@ pub struct Config {
     /// `HOST_APP_ORIGINS`: the host app's origins, which may frame the widget and receive users
     /// back from a sign-in link's "Back to Atlas".
     pub host_app_origins: HostOrigins,
+    /// Timeouts and caps at the edges (HTTP connections, the host API, Whop calls).
+    pub limits: Limits,
 }
 
 /// How the app reaches Whop: the built-in simulator (test mode) or a real Whop API (production
@@ -226,8 +230,10 @@ impl Config {
             .map(|raw| alert_webhook_url(raw.trim()))
             .transpose()?;
         let host_app_origins = HostOrigins::parse(get("HOST_APP_ORIGINS").as_deref().unwrap_or(""))?;
+        let limits = Limits::from_lookup(&get)?;
 
         Ok(Config {
+            limits,
             whop,
             host_app_origins,
             admin_alert_webhook_url,

@@ -39,6 +39,12 @@ pub trait Job: Send + Sync + 'static {
     /// Does one step of work. An error is logged and the loop goes on at the next interval.
     async fn run_once(&self) -> anyhow::Result<Self::Report>;
 
+    /// After failed steps in a row the pause doubles, up to this (None: always `interval`).
+    /// For jobs whose failures mean something outside is down (Whop): hammering it helps nobody.
+    fn max_backoff(&self) -> Option<Duration> {
+        None
+    }
+
     /// Whether a report is worth an info line (idle steps stay quiet).
     fn is_noteworthy(&self, _report: &Self::Report) -> bool {
         true
@@ -71,16 +77,25 @@ impl Jobs {
         let mut stop = self.stop.subscribe();
         let handle = tokio::spawn(async move {
             tracing::info!(job = name, every = ?job.interval(), "job started");
+            let mut failures = 0u32;
             loop {
                 // A step is never interrupted: the stop signal is only watched between steps.
                 match job.run_once().await {
-                    Ok(report) if job.is_noteworthy(&report) => tracing::info!(job = name, ?report, "job step"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(job = name, error = format!("{e:#}"), "job step failed"),
+                    Ok(report) => {
+                        failures = 0;
+                        if job.is_noteworthy(&report) {
+                            tracing::info!(job = name, ?report, "job step")
+                        }
+                    }
+                    Err(e) => {
+                        failures = failures.saturating_add(1);
+                        tracing::warn!(job = name, error = format!("{e:#}"), failures, "job step failed")
+                    }
                 }
+                let pause = pause_after(job.interval(), failures, job.max_backoff());
                 tokio::select! {
                     _ = stop.wait_for(|stopped| *stopped) => break,
-                    _ = tokio::time::sleep(job.interval()) => {}
+                    _ = tokio::time::sleep(pause) => {}
                 }
             }
             tracing::info!(job = name, "job stopped");
@@ -113,11 +128,36 @@ impl Jobs {
     }
 }
 
+/// The pause before the next step: `interval`, doubled per failed step in a row when the job
+/// backs off, never above `max` (nor below `interval`).
+pub fn pause_after(interval: Duration, failures: u32, max: Option<Duration>) -> Duration {
+    match max {
+        Some(max) if failures > 0 => interval
+            .saturating_mul(2u32.saturating_pow(failures.min(31)))
+            .min(max)
+            .max(interval),
+        _ => interval,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+
+    #[test]
+    fn failing_steps_back_off_doubling_up_to_the_cap() {
+        let s = Duration::from_secs;
+        let cap = Some(s(900));
+        let pauses: Vec<u64> = (0..8).map(|f| pause_after(s(60), f, cap).as_secs()).collect();
+        assert_eq!(pauses, [60, 120, 240, 480, 900, 900, 900, 900]);
+        // Without a cap the interval holds; a cap below the interval never shortens it.
+        assert_eq!(pause_after(s(60), 5, None), s(60));
+        assert_eq!(pause_after(s(60), 3, Some(s(10))), s(60));
+        // No overflow however long the outage.
+        assert_eq!(pause_after(s(60), u32::MAX, cap), s(900));
+    }
 
     /// A job whose steps take `step` and count how many finished.
     struct Slow {

@@ -6,13 +6,18 @@ use axum::routing::{get, post};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::{shell, App};
 use crate::server::http::{
-    api_v1, health, metrics, origin_check, security_headers, sign_in_link, transactions_csv, webhooks, widget,
+    api_v1, deadline, health, metrics, origin_check, security_headers, server_fn_status, sign_in_link,
+    transactions_csv, webhooks, widget,
 };
 use crate::server::state::AppState;
+
+/// The largest request body any route reads (forms, server function arguments, JSON).
+pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 
 pub fn build(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -31,11 +36,22 @@ pub fn build(state: AppState) -> Router {
         .route("/metrics", get(metrics::scrape))
         .route(
             "/api/webhooks/whop",
-            post(webhooks::receive_whop_webhook).layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES)),
+            post(webhooks::receive_whop_webhook)
+                .layer(DefaultBodyLimit::max(webhooks::MAX_BODY_BYTES))
+                .layer(axum::middleware::from_fn_with_state(
+                    state.clone(),
+                    deadline::answer_within,
+                )),
         )
         .route("/account/transactions.csv", get(transactions_csv::download))
         .route("/auth/link/{token}", get(sign_in_link::open_link))
-        .nest("/api/v1", api_v1::routes(state.clone()))
+        .nest(
+            "/api/v1",
+            api_v1::routes(state.clone()).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                deadline::answer_within,
+            )),
+        )
         .merge(widget::routes())
         .leptos_routes_with_context(
             &state,
@@ -55,6 +71,11 @@ pub fn build(state: AppState) -> Router {
             },
             shell,
         ))
+        // No route takes more (the webhook route's own cap is 256 KiB, the API's 16 KiB): a
+        // larger declared body is answered 413 before any handler runs. Server functions need it:
+        // Leptos reads their bodies itself and answered an oversized one with 500.
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
+        .layer(axum::middleware::from_fn(server_fn_status::refused_arguments_are_400))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             origin_check::refuse_cross_site,

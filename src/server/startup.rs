@@ -16,6 +16,7 @@ use crate::model::WhopMode;
 use crate::server::config::{redact_url, Config, WhopConfig};
 use crate::server::jobs::{AlertDelivery, HostWebhooks, Housekeeping, Jobs, Reconcile, SimDelivery, WebhookApply};
 use crate::server::router;
+use crate::server::serve::{self, ServeLimits};
 use crate::server::state::{AppState, WebSettings};
 use crate::server::store::{self, ConnectOptions, Store};
 use crate::server::whop::WhopSetup;
@@ -28,6 +29,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     jobs: Jobs,
+    limits: ServeLimits,
 }
 
 impl Application {
@@ -62,8 +64,14 @@ impl Application {
 
         // In test mode the simulator sends its webhooks to the app's own address.
         let own_base = config.public_url.clone().unwrap_or_else(|| own_base_url(addr));
-        let (whop, webhook_secrets) =
-            WhopSetup::start(&config.whop, store.clone(), &own_base, &config.whop_webhook_secrets).await?;
+        let (whop, webhook_secrets) = WhopSetup::start(
+            &config.whop,
+            &config.limits,
+            store.clone(),
+            &own_base,
+            &config.whop_webhook_secrets,
+        )
+        .await?;
         announce_whop_mode(config, &whop, &own_base);
         if webhook_secrets.is_empty() {
             tracing::warn!("WHOP_WEBHOOK_SECRET is not set: webhook deliveries will be refused with 503");
@@ -99,6 +107,7 @@ impl Application {
             router,
             state,
             jobs,
+            limits: config.limits.serve,
         })
     }
 
@@ -122,14 +131,15 @@ impl Application {
             router,
             state,
             jobs,
+            limits,
         } = self;
         let (fired, stop_jobs) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
             let _ = fired.send(());
         };
-        let serving = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(signal);
+        // Our own accept loop: axum::serve has no header or body deadlines (see serve.rs).
+        let serving = serve::serve(listener, router, limits, signal);
         // Jobs stop as soon as the signal comes (or the server fails), while requests drain.
         let stopping = async move {
             let _ = stop_jobs.await;

@@ -35,6 +35,9 @@ pub struct WebSettings {
     pub metrics_token: Option<SecretString>,
     /// `HOST_APP_ORIGINS`: who may frame the widget and be linked back to.
     pub host_app_origins: crate::server::config::HostOrigins,
+    /// `HTTP_REQUEST_TIMEOUT_SECS`: the host API and the webhook route answer 503 past it (None:
+    /// no deadline).
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 impl WebSettings {
@@ -46,6 +49,7 @@ impl WebSettings {
             trusted_proxy_hops: c.trusted_proxy_hops,
             metrics_token: c.metrics_token.clone(),
             host_app_origins: c.host_app_origins.clone(),
+            request_timeout: Some(c.limits.request_timeout),
         }
     }
 

@@ -165,6 +165,13 @@ pub enum Recorded {
 }
 
 /// Options that shape the connection pool, from the typed config.
+/// How long a request waits for a pooled connection, or on SQLite for another process's write
+/// lock, before failing (answered 503). Short, so an unreachable or locked database fails
+/// requests in seconds instead of holding them (it was 15 s).
+pub const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long the readiness check waits for the database.
+pub const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     pub url: String,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use secrecy::SecretString;
 
 use crate::model::WhopMode;
-use crate::server::config::WhopConfig;
+use crate::server::config::{Limits, WhopConfig};
 use crate::server::store::{Store, StoreError};
 use client::WhopClient;
 use http::ClientConfig;
@@ -29,6 +29,8 @@ pub struct WhopSetup {
     pub company_id: String,
     /// Present in test mode.
     pub simulator: Option<Arc<Simulator>>,
+    /// How long a buyer waits for a checkout to open (`WHOP_CHECKOUT_TIMEOUT_SECS`).
+    pub checkout_timeout: std::time::Duration,
 }
 
 impl WhopSetup {
@@ -38,10 +40,18 @@ impl WhopSetup {
     /// to accept (the simulator's is added in test mode).
     pub async fn start(
         config: &WhopConfig,
+        limits: &Limits,
         store: Arc<dyn Store>,
         own_base: &str,
         configured_secrets: &[SecretString],
     ) -> Result<(WhopSetup, Vec<SecretString>), StoreError> {
+        let client_config = |base: &str, key: SecretString| {
+            let mut cc = ClientConfig::new(base, key);
+            // Per attempt; `checkout_timeout` bounds a buyer's whole wait.
+            cc.timeout = limits.whop_timeout;
+            cc.connect_timeout = cc.connect_timeout.min(limits.whop_timeout);
+            cc
+        };
         let mut secrets = configured_secrets.to_vec();
         let setup = match config {
             WhopConfig::Simulated {
@@ -51,13 +61,14 @@ impl WhopSetup {
             } => {
                 let sim = Simulator::start(store, own_base, retry_schedule.clone(), api_key.clone()).await?;
                 secrets.push(sim.webhook_secret.clone());
-                let client = WhopClient::new(ClientConfig::new(&sim.api_base(), sim.api_key.clone()))
+                let client = WhopClient::new(client_config(&sim.api_base(), sim.api_key.clone()))
                     .map_err(|e| StoreError::Config(e.to_string()))?;
                 WhopSetup {
                     mode: WhopMode::Simulated,
                     client,
                     company_id: simulator::ACCOUNT_ID.into(),
                     simulator: Some(sim),
+                    checkout_timeout: limits.whop_checkout_timeout,
                 }
             }
             WhopConfig::Live {
@@ -66,7 +77,7 @@ impl WhopSetup {
                 company_id,
                 app_id,
             } => {
-                let mut cc = ClientConfig::new(base_url, api_key.clone());
+                let mut cc = client_config(base_url, api_key.clone());
                 cc.app_id = app_id.clone();
                 let client = WhopClient::new(cc).map_err(|e| StoreError::Config(e.to_string()))?;
                 let mode = if base_url.contains("sandbox") {
@@ -79,6 +90,7 @@ impl WhopSetup {
                     client,
                     company_id: company_id.clone(),
                     simulator: None,
+                    checkout_timeout: limits.whop_checkout_timeout,
                 }
             }
         };

@@ -17,7 +17,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| crate::server::startup::own_base_url(site));
-    let (whop, _) = WhopSetup::start(&config.whop, store.clone(), &own_base, &[]).await?;
+    let (whop, _) = WhopSetup::start(&config.whop, &config.limits, store.clone(), &own_base, &[]).await?;
     let result = sync_all(store.as_ref(), &whop, &KeyedLocks::default()).await;
     store.close().await;
     let reports = result?;

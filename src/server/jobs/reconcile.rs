@@ -21,6 +21,8 @@ pub const LEASE: &str = "reconcile";
 /// holder renews it every third of it (`with_lease_renewed`), so a long pass keeps it. (It was
 /// 10 minutes without renewal: the crash-storm test saw a lost webhook wait that long.)
 pub const LEASE_TTL: Duration = Duration::from_secs(30);
+/// The longest pause between passes while they keep failing.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(900);
 
 /// Runs `pass` while renewing this holder's lease, which it must have taken. A pass that loses
 /// the lease anyway (a stall longer than the TTL) runs to its end: passes are idempotent, so
@@ -117,6 +119,12 @@ impl Job for Reconcile {
 
     async fn run_once(&self) -> anyhow::Result<ReconcileReport> {
         self.run_at(Utc::now()).await
+    }
+
+    /// A pass that failed (Whop unreachable, erroring or slow) waits twice as long each time,
+    /// up to `MAX_BACKOFF`: Whop is not hammered while down, and other work is untouched.
+    fn max_backoff(&self) -> Option<Duration> {
+        Some(MAX_BACKOFF)
     }
 
     fn is_noteworthy(&self, _report: &ReconcileReport) -> bool {

@@ -160,7 +160,17 @@ pub async fn start_checkout(
         }
         _ => return Err(CheckoutError::AlreadyPaid),
     }
-    let result = match open_checkout(store, whop, memory, &order, &plan, buyer.return_base).await {
+    // The buyer waits for this, so all of Whop's calls and retries together are bounded: a Whop
+    // that hangs fails the order with a message instead of holding the page. Cutting it short is
+    // safe: every Whop create carries an idempotency key, and the order is only failed (below)
+    // when it has no checkout yet, so no purchase URL was ever given out.
+    let opened = tokio::time::timeout(
+        whop.checkout_timeout,
+        open_checkout(store, whop, memory, &order, &plan, buyer.return_base),
+    )
+    .await
+    .unwrap_or(Err(CheckoutError::Whop(WhopError::TimedOut(whop.checkout_timeout))));
+    let result = match opened {
         Ok(url) => Ok(url),
         // An order with a checkout may be paid already: it is never failed for a repeat's error.
         Err(e) if order.whop_checkout_id.is_some() => Err(e),
@@ -271,6 +281,7 @@ pub fn whop_message(e: &WhopError) -> String {
         | WhopError::InvalidRequest { message, .. }
         | WhopError::Server { message, .. } => message.trim(),
         WhopError::Network(_) => "Whop could not be reached",
+        WhopError::TimedOut(_) => "Whop did not answer in time",
         WhopError::Decode(_) => "Whop's answer could not be read",
     };
     let m = if m.is_empty() { "Whop refused the request" } else { m };

@@ -2,8 +2,6 @@
 //! updates take the user's row lock (`select ... for update`) so concurrent writers never lose
 //! an update.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -85,7 +83,9 @@ impl PgStore {
     pub async fn connect(opts: &ConnectOptions) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections)
-            .acquire_timeout(Duration::from_secs(15))
+            // A database that refuses connections (or a pool exhausted by a stuck one) fails the
+            // request in seconds with 503 rather than holding it.
+            .acquire_timeout(super::DATABASE_WAIT)
             .connect(&opts.url)
             .await?;
         let writer = PgLedgerWriter { pool: pool.clone() };
@@ -98,6 +98,12 @@ impl PgStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Readiness: a round trip.
+    pub async fn ready_check(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// PostgreSQL takes concurrent writers itself (row locks), so writes need no queue here; this

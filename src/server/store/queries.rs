@@ -134,8 +134,8 @@ macro_rules! impl_queries {
         #[async_trait::async_trait]
         impl $crate::server::store::queries::Queries for $store {
             async fn ping(&self) -> Result<(), StoreError> {
-                sqlx::query("select 1").execute(&self.pool).await?;
-                Ok(())
+                // Per backend: SQLite must also be writable (see `SqliteStore::ready_check`).
+                self.ready_check().await
             }
 
             async fn schema_version(&self) -> Result<i64, StoreError> {

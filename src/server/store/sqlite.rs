@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous as SqlxSync};
@@ -119,7 +118,9 @@ impl SqliteStore {
                 SqliteSynchronous::Full => SqlxSync::Full,
                 SqliteSynchronous::Normal => SqlxSync::Normal,
             })
-            .busy_timeout(Duration::from_secs(10))
+            // Only another process's write lock is waited on here (this process queues its
+            // writers in `write_permit`): bounded, so a request fails with 503 in seconds.
+            .busy_timeout(super::DATABASE_WAIT)
             .foreign_keys(true);
         // Create the folder of the database file (e.g. data/) so the default works out of the box.
         if let Some(parent) = Path::new(options.get_filename()).parent() {
@@ -130,7 +131,7 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections)
-            .acquire_timeout(Duration::from_secs(15))
+            .acquire_timeout(super::DATABASE_WAIT)
             .connect_with(options)
             .await?;
         let write_lock = Arc::new(tokio::sync::Mutex::new(()));
@@ -148,6 +149,24 @@ impl SqliteStore {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Readiness: reads keep working while another process holds the write lock (WAL), so
+    /// `select 1` would say ready while every write fails. Takes this process's turn to write and
+    /// the database's write lock (`BEGIN IMMEDIATE`, then rolled back: nothing is written), within
+    /// `READY_WAIT`.
+    pub async fn ready_check(&self) -> Result<(), StoreError> {
+        let probe = async {
+            let _permit = self.write_permit().await;
+            let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            tx.rollback().await?;
+            Ok::<(), StoreError>(())
+        };
+        match tokio::time::timeout(super::READY_WAIT, probe).await {
+            Ok(result) => result,
+            // Counted as unavailable (`is_unavailable`), like a pool that timed out.
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+        }
     }
 
     /// Waits for this process's turn to write; hold the guard until the write has committed.

@@ -25,6 +25,10 @@ pub enum WhopError {
     /// No answer: connection refused, reset, DNS, or a timeout.
     #[error("network error talking to Whop: {0}")]
     Network(String),
+    /// Whop did not answer within the time a caller allows for the whole operation (every
+    /// request and retry of it together; see `WHOP_CHECKOUT_TIMEOUT_SECS`).
+    #[error("Whop did not answer within {0:?}")]
+    TimedOut(Duration),
     /// An answer we could not read.
     #[error("unexpected answer from Whop: {0}")]
     Decode(String),
@@ -35,7 +39,7 @@ impl WhopError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            WhopError::RateLimited { .. } | WhopError::Server { .. } | WhopError::Network(_)
+            WhopError::RateLimited { .. } | WhopError::Server { .. } | WhopError::Network(_) | WhopError::TimedOut(_)
         )
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod auth;
+pub mod fuzz;
 pub mod logs;
 pub mod sim_shop;
 pub mod whop_events;

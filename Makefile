@@ -8,7 +8,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The bundle and server are built from source that must not read a live DATABASE_URL at compile time.
 export SQLX_OFFLINE := true
 
-.PHONY: setup build run dev lint check-sim-payloads test test-rust e2e e2e-negative e2e-postgres bench bench-credit clean
+.PHONY: setup build run dev lint check-sim-payloads test test-rust bundle-size e2e e2e-negative e2e-postgres bench bench-credit clean
 
 ## Install missing tools (wasm target, cargo-leptos, wasm-bindgen CLI, npm packages, Chromium).
 setup:
@@ -47,6 +47,10 @@ check-sim-payloads:
 test-rust: setup
 	cargo test --features ssr -- --test-threads=1
 
+## The release WASM bundle must stay under its gzipped budget (scripts/check-bundle-size.sh).
+bundle-size: build
+	bash scripts/check-bundle-size.sh
+
 ## Browser tests against the release build on SQLite, then the negative control; then, when
 ## TEST_POSTGRES_URL names a server (CI sets it), the whole browser suite again on PostgreSQL.
 e2e: build
@@ -77,7 +81,7 @@ bench-credit: build
 	cd end2end && npm run bench:credit
 
 ## Every test there is.
-test: lint test-rust e2e
+test: lint test-rust bundle-size e2e
 
 clean:
 	cargo clean

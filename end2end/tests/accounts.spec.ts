@@ -1,5 +1,5 @@
-import { expect, Page, test } from '@playwright/test';
-import { collectPageErrors, negativeControl, waitForHydration } from './support';
+import { expect, Page } from '@playwright/test';
+import { collectPageErrors, negativeControl, test, waitForHydration } from './support';
 
 const PASSWORD = 'a long enough password';
 

@@ -1,7 +1,7 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
 import { freshEmail, ownAddress, PASSWORD, signUpToCredits, statusText } from './buying';
 import { cli } from './operator';
-import { negativeControl, waitForHydration } from './support';
+import { negativeControl, test, waitForHydration } from './support';
 
 // The admin's metrics page and webhook log after a purchase through the built-in Whop
 // simulator: the purchase shows in the conversion and revenue, its events are in the log, and

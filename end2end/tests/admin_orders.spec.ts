@@ -1,7 +1,7 @@
-import { expect, Page, test } from '@playwright/test';
+import { expect, Page } from '@playwright/test';
 import { ownAddress, signUpToCredits, statusText } from './buying';
 import { signedInAdmin } from './operator';
-import { negativeControl, waitForHydration } from './support';
+import { negativeControl, test, waitForHydration } from './support';
 
 // The admin's orders, against the built-in Whop simulator: an Enterprise request approved with a
 // custom price grows the user's balance; a partial refund asked from the order page takes credits

@@ -1,7 +1,7 @@
-import { expect, Page, test } from '@playwright/test';
+import { expect, Page } from '@playwright/test';
 import { ownAddress, signUpToCredits, statusText } from './buying';
 import { signedInAdmin } from './operator';
-import { negativeControl, waitForHydration } from './support';
+import { negativeControl, test, waitForHydration } from './support';
 
 // Plans and settings from the admin pages, against the built-in Whop simulator: a new plan is on
 // /credits with a Buy button that works; the Whop switch and the beta list decide who sees Buy.

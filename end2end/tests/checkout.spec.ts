@@ -1,5 +1,5 @@
-import { APIRequestContext, expect, test } from '@playwright/test';
-import { negativeControl } from './support';
+import { APIRequestContext, expect } from '@playwright/test';
+import { negativeControl, test } from './support';
 
 // The built-in Whop simulator's hosted checkout page, in a real browser: it is what the buyer
 // sees in test mode, and pressing Pay must send them back and deliver signed webhooks.

@@ -1,6 +1,6 @@
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
 import { freshEmail, orderIds, ownAddress, PASSWORD, setDelivery, signUpToCredits, simAuth, statusText } from './buying';
-import { collectPageErrors, negativeControl, waitForHydration } from './support';
+import { collectPageErrors, negativeControl, test, waitForHydration } from './support';
 
 // Buying credits end to end, against the built-in Whop simulator.
 

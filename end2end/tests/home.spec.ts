@@ -1,5 +1,5 @@
-import { expect, test } from '@playwright/test';
-import { collectPageErrors, negativeControl, waitForHydration } from './support';
+import { expect } from '@playwright/test';
+import { collectPageErrors, negativeControl, test, waitForHydration } from './support';
 
 // The database the e2e server runs on (scripts/e2e-server.sh: E2E_DB, SQLite by default).
 const backend = process.env.E2E_DB ?? 'sqlite';

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { expect, test } from '@playwright/test';
+import { expect } from '@playwright/test';
 import { Webhook } from 'standardwebhooks';
 import { freshEmail, statusText } from './buying';
 import { cli } from './operator';
-import { collectPageErrors, negativeControl, waitForHydration } from './support';
+import { collectPageErrors, negativeControl, test, waitForHydration } from './support';
 
 // Atlas and Atlas Credits as one product, seen from Atlas's side. A small "Atlas" runs in this
 // test on the origin scripts/e2e-server.sh lists in HOST_APP_ORIGINS (the app's port + 1000):

@@ -1,7 +1,7 @@
-import { expect, Page, test } from '@playwright/test';
+import { expect, Page } from '@playwright/test';
 import { freshEmail, ownAddress, PASSWORD, signUpToCredits, simAuth, statusText } from './buying';
 import { cli } from './operator';
-import { negativeControl, waitForHydration } from './support';
+import { negativeControl, test, waitForHydration } from './support';
 
 // Refunds, disputes and the unmatched-payments queue, against the built-in Whop simulator:
 // Whop's events arrive as signed webhooks and move the credits; the pages say what happened.

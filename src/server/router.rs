@@ -53,22 +53,11 @@ pub fn build(state: AppState) -> Router {
             )),
         )
         .merge(widget::routes())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            {
-                let state = state.clone();
-                move || provide_context(state.clone())
-            },
-            move || shell(options.clone()),
-        )
+        .leptos_routes_with_context(&state, routes, page_context(&state), move || shell(options.clone()))
         // Unknown paths: a static file, else the app's 404 page, rendered with the same context
         // as every other page (its header's resources need the state too).
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
-            {
-                let state = state.clone();
-                move || provide_context(state.clone())
-            },
+            page_context(&state),
             shell,
         ))
         // No route takes more (the webhook route's own cap is 256 KiB, the API's 16 KiB): a
@@ -91,6 +80,16 @@ pub fn build(state: AppState) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// What every page render gets: the state (server functions and resources reach the store
+/// through it), and its CSP nonce shared with the security headers (security_headers.rs).
+fn page_context(state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    let state = state.clone();
+    move || {
+        provide_context(state.clone());
+        security_headers::share_page_nonce();
+    }
 }
 
 /// The path as request spans record it: a sign-in link's token replaced (it signs someone in).

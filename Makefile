@@ -8,7 +8,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The bundle and server are built from source that must not read a live DATABASE_URL at compile time.
 export SQLX_OFFLINE := true
 
-.PHONY: setup build run dev lint check-sim-payloads test test-rust bundle-size e2e e2e-negative e2e-postgres bench bench-credit clean
+.PHONY: setup build run dev lint check-sim-payloads test test-rust bundle-size e2e e2e-negative e2e-postgres bench bench-scale bench-credit clean
 
 ## Install missing tools (wasm target, cargo-leptos, wasm-bindgen CLI, npm packages, Chromium).
 setup:
@@ -74,7 +74,16 @@ bench:
 	@url="$${TEST_POSTGRES_URL:-}"; \
 	if [ -z "$$url" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
 		url=postgres://postgres@127.0.0.1:5432/postgres; fi; \
-	TEST_POSTGRES_URL="$$url" cargo bench --features ssr --bench table
+	TEST_POSTGRES_URL="$$url" cargo bench --features ssr --bench table; \
+	cargo bench --features ssr --bench serve
+
+## The hot queries and admin lists at 100,000 users, 1M orders, 5M ledger rows, with their plans
+## (benches/scale.rs; BENCHMARKS.md). About 10 minutes.
+bench-scale:
+	@url="$${TEST_POSTGRES_URL:-}"; \
+	if [ -z "$$url" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
+		url=postgres://postgres@127.0.0.1:5432/postgres; fi; \
+	TEST_POSTGRES_URL="$$url" cargo bench --features ssr --bench scale
 
 ## Time to credit in the browser (figures, not a test; see BENCHMARKS.md). Not part of `test`.
 bench-credit: build

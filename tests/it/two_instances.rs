@@ -7,15 +7,13 @@
 use atlas_credits::model::EntryKind;
 use atlas_credits::server::service::api_keys;
 use atlas_credits::server::service::host_users::SPEND_SOURCE;
-use atlas_credits::server::whop::verify::sign;
-use chrono::Utc;
-use secrecy::SecretString;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 use crate::common;
 use common::sim_shop::{press, SimShop};
-use common::{user, Db, TestApp, WEBHOOK_SECRET};
+use common::whop_events::post_signed;
+use common::{user, Db, TestApp};
 
 const BUYERS: usize = 12;
 
@@ -134,33 +132,7 @@ async fn postgres_two_instances_keep_exactly_once() {
 
 /// A signed `payment.succeeded` delivery of the simulator's own payment object.
 async fn post(app: &TestApp, webhook_id: &str, payment: &Value) -> u16 {
-    let body = json!({
-        "id": webhook_id,
-        "api_version": "v1",
-        "type": "payment.succeeded",
-        "timestamp": Utc::now().to_rfc3339(),
-        "data": payment,
-    })
-    .to_string();
-    let ts = Utc::now().timestamp();
-    let signature = sign(
-        &SecretString::from(WEBHOOK_SECRET.to_string()),
-        webhook_id,
-        ts,
-        body.as_bytes(),
-    );
-    app.client
-        .post(app.url("/api/webhooks/whop"))
-        .header("content-type", "application/json")
-        .header("webhook-id", webhook_id)
-        .header("webhook-timestamp", ts.to_string())
-        .header("webhook-signature", signature)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    post_signed(app, webhook_id, "payment.succeeded", payment).await.0
 }
 
 /// The spend's row id and whether it was a replay.

@@ -98,6 +98,12 @@ pub fn body<T: Serialize>(webhook_id: &str, event_type: &str, data: &T) -> Strin
 
 /// Posts a signed delivery and checks it was accepted.
 pub async fn deliver<T: Serialize>(app: &TestApp, webhook_id: &str, event_type: &str, data: &T) {
+    let (status, text) = post_signed(app, webhook_id, event_type, data).await;
+    assert_eq!(status, 200, "{text}");
+}
+
+/// Posts a signed delivery; answers the status and the body.
+pub async fn post_signed<T: Serialize>(app: &TestApp, webhook_id: &str, event_type: &str, data: &T) -> (u16, String) {
     let body = body(webhook_id, event_type, data);
     let ts = Utc::now().timestamp();
     let signature = sign(
@@ -118,7 +124,7 @@ pub async fn deliver<T: Serialize>(app: &TestApp, webhook_id: &str, event_type: 
         .await
         .unwrap();
     let status = r.status().as_u16();
-    assert_eq!(status, 200, "{}", r.text().await.unwrap_or_default());
+    (status, r.text().await.unwrap_or_default())
 }
 
 pub async fn event(store: &dyn Store, id: &str) -> WebhookEventRow {

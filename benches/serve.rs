@@ -51,6 +51,8 @@ mod bench {
                 .env("LEPTOS_ENV", "PROD")
                 .env("RUST_LOG", "warn")
                 .env("WHOP_MODE", "simulated")
+                // The load comes from this one address, standing in for many clients.
+                .env("HTTP_MAX_CONNECTIONS_PER_ADDRESS", "0")
                 .env("WHOP_WEBHOOK_SECRET", "ws_bench_secret_0123456789");
             c
         };

@@ -203,9 +203,14 @@ mod bench {
     /// The app on a fresh database (configured with `vars` on top of the test defaults), its
     /// store, `USERS` users with plenty of credits, and a keep-alive client.
     async fn app(db: Db, sync: &str, vars: &[(&str, &str)]) -> (TestApp, Arc<dyn Store>, Vec<UserId>, reqwest::Client) {
+        // Every client is on this machine, one address standing in for many: no per-address cap
+        // (the open loop may hold hundreds of connections at once).
+        let one_address = ("HTTP_MAX_CONNECTIONS_PER_ADDRESS", "0");
         let app = match db {
-            Db::Sqlite => TestApp::spawn_with_env(db, &[&[("SQLITE_SYNCHRONOUS", sync)], vars].concat()).await,
-            Db::Postgres => TestApp::spawn_with_env(db, vars).await,
+            Db::Sqlite => {
+                TestApp::spawn_with_env(db, &[&[("SQLITE_SYNCHRONOUS", sync), one_address], vars].concat()).await
+            }
+            Db::Postgres => TestApp::spawn_with_env(db, &[&[one_address], vars].concat()).await,
         }
         .expect("the app");
         let store = app.db.store.clone();

@@ -36,6 +36,8 @@ export WHOP_SIM_API_KEY="${WHOP_SIM_API_KEY:-sim_e2e_key}"
 export TRUST_PROXY=true
 # The browser test of the host app (end2end/tests/host_app.spec.ts) plays Atlas on this port + 1000.
 export HOST_APP_ORIGINS="${HOST_APP_ORIGINS:-http://127.0.0.1:$((port + 1000))}"
+# ...and receives its webhooks there, on loopback, which production refuses by default.
+export HOST_WEBHOOKS_ALLOW_PRIVATE=true
 if [ "${E2E_NEGATIVE:-0}" = 1 ]; then
   export LEPTOS_SITE_PKG_DIR=no-such-bundle
 fi

@@ -10,6 +10,7 @@ pub mod fn_ctx;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod outbound;
 pub mod router;
 pub mod serve;
 pub mod service;

@@ -105,11 +105,15 @@ test.describe('Atlas, the host app', () => {
     const atlas = new Atlas(apiKey, externalId);
     await atlas.start();
     try {
-      const out = cli([
-        'webhook-endpoints', 'add',
-        '--url', `${host}/webhooks/atlas-credits`,
-        '--events', 'credits.purchased,credits.refunded',
-      ]);
+      // Atlas listens on loopback here, which the app refuses unless told otherwise.
+      const out = cli(
+        [
+          'webhook-endpoints', 'add',
+          '--url', `${host}/webhooks/atlas-credits`,
+          '--events', 'credits.purchased,credits.refunded',
+        ],
+        { HOST_WEBHOOKS_ALLOW_PRIVATE: 'true' },
+      );
       atlas.secret = out.match(/whsec_[A-Za-z0-9+/=]+/)![0];
       await atlas.api('PUT', `/users/${externalId}`, { email: freshEmail('atlas-user') });
 

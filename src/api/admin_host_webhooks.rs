@@ -43,6 +43,7 @@ pub async fn admin_create_webhook_endpoint(
         state.store.as_ref(),
         &format!("admin:{}", admin.id),
         &url,
+        state.web.host_webhook_destinations,
         &[events],
         description.as_deref(),
     )

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use leptos::config::LeptosOptions;
 use secrecy::SecretString;
 
+use crate::server::outbound::Destinations;
 use crate::server::store::SqliteSynchronous;
 
 mod host_origins;
@@ -58,6 +59,9 @@ pub struct Config {
     /// `HOST_APP_ORIGINS`: the host app's origins, which may frame the widget and receive users
     /// back from a sign-in link's "Back to Atlas".
     pub host_app_origins: HostOrigins,
+    /// Which addresses the host app's webhook endpoints may have: public ones only unless
+    /// `HOST_WEBHOOKS_ALLOW_PRIVATE=true` (see `server::outbound`).
+    pub host_webhook_destinations: Destinations,
     /// Timeouts and caps at the edges (HTTP connections, the host API, Whop calls).
     pub limits: Limits,
 }
@@ -185,16 +189,9 @@ impl Config {
                 })
             }
         };
-        let trust_proxy = match get("TRUST_PROXY").as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("0") | Some("false") | Some("no") => false,
-            Some("1") | Some("true") | Some("yes") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "TRUST_PROXY",
-                    problem: format!("must be true or false (got {other:?})"),
-                })
-            }
-        };
+        let trust_proxy = parse_flag("TRUST_PROXY", get("TRUST_PROXY"))?;
+        let host_webhooks_allow_private =
+            parse_flag("HOST_WEBHOOKS_ALLOW_PRIVATE", get("HOST_WEBHOOKS_ALLOW_PRIVATE"))?;
 
         let trusted_proxy_hops = parse_or(
             "TRUSTED_PROXY_HOPS",
@@ -230,12 +227,17 @@ impl Config {
             .map(|raw| alert_webhook_url(raw.trim()))
             .transpose()?;
         let host_app_origins = HostOrigins::parse(get("HOST_APP_ORIGINS").as_deref().unwrap_or(""))?;
-        let limits = Limits::from_lookup(&get)?;
+        let limits = Limits::from_lookup(&get, trust_proxy)?;
 
         Ok(Config {
             limits,
             whop,
             host_app_origins,
+            host_webhook_destinations: if host_webhooks_allow_private {
+                Destinations::Any
+            } else {
+                Destinations::PublicOnly
+            },
             admin_alert_webhook_url,
             reconcile_interval: (reconcile_interval_secs > 0)
                 .then(|| std::time::Duration::from_secs(u64::from(reconcile_interval_secs))),
@@ -481,6 +483,19 @@ fn percent_decode_lossy(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A yes/no variable: unset, `false`, `0` or `no` is off; `true`, `1` or `yes` is on; anything
+/// else is a mistake to report rather than guess at.
+fn parse_flag(var: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("0") | Some("false") | Some("no") => Ok(false),
+        Some("1") | Some("true") | Some("yes") => Ok(true),
+        Some(other) => Err(ConfigError {
+            var,
+            problem: format!("must be true or false (got {other:?})"),
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -10,17 +10,21 @@
 //!   every few seconds would never trip it); past it the request is answered 408 and the
 //!   connection closed;
 //! - a cap on open connections: at the cap the loop stops accepting until one closes (the
-//!   kernel's backlog holds the rest), so a flood cannot exhaust file descriptors.
+//!   kernel's backlog holds the rest), so a flood cannot exhaust file descriptors;
+//! - a cap per client address (IPv6 per /64, which one host usually holds whole): a connection
+//!   past it is closed at once, so one address holding slow connections cannot fill the global
+//!   cap and lock everyone else out. Off behind a proxy (every peer is then the proxy).
 //!
 //! Graceful shutdown as before: stop accepting, let requests in flight finish, close idle
 //! connections, return when every connection is gone.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -37,12 +41,14 @@ use tokio::time::Sleep;
 use tower::ServiceExt;
 
 /// The per-connection limits (`HTTP_HEADER_TIMEOUT_SECS`, `HTTP_BODY_TIMEOUT_SECS`,
-/// `HTTP_MAX_CONNECTIONS`).
+/// `HTTP_MAX_CONNECTIONS`, `HTTP_MAX_CONNECTIONS_PER_ADDRESS`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ServeLimits {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub max_connections: usize,
+    /// 0: no cap per address.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for ServeLimits {
@@ -51,6 +57,9 @@ impl Default for ServeLimits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(20),
             max_connections: 1024,
+            // A quarter of the whole: an office behind one NAT address still has room for
+            // dozens of browsers, and one attacker can take at most a quarter of the slots.
+            max_connections_per_address: 256,
         }
     }
 }
@@ -63,6 +72,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let per_address = Arc::new(PerAddress::default());
     // Connections watch `stop` to begin their graceful shutdown; each holds a `gone` receiver,
     // so `gone_tx.closed()` resolves once the last connection has ended.
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -83,11 +93,23 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        let address_slot = match limits.max_connections_per_address {
+            0 => None,
+            cap => match per_address.admit(peer.ip(), cap) {
+                Some(s) => Some(s),
+                None => {
+                    tracing::debug!(%peer, cap, "connection refused: too many open from this address");
+                    drop(stream);
+                    continue;
+                }
+            },
+        };
         let router = router.clone();
         let stop = stop_rx.clone();
         let gone = gone_rx.clone();
         tokio::spawn(async move {
             serve_connection(stream, peer, router, limits, stop).await;
+            drop(address_slot);
             drop(slot);
             drop(gone);
         });
@@ -98,6 +120,60 @@ pub async fn serve(
     drop(gone_rx);
     gone_tx.closed().await;
     Ok(())
+}
+
+/// Open connections per client address.
+#[derive(Default)]
+struct PerAddress {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One admitted connection's place in `PerAddress`, given back when dropped.
+struct AddressSlot {
+    table: Arc<PerAddress>,
+    key: IpAddr,
+}
+
+impl PerAddress {
+    fn admit(self: &Arc<Self>, peer: IpAddr, cap: usize) -> Option<AddressSlot> {
+        let key = address_key(peer);
+        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let n = open.entry(key).or_insert(0);
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot {
+            table: self.clone(),
+            key,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = open.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// IPv4 as is (also when mapped into IPv6); IPv6 by its /64.
+fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
 }
 
 /// Per-connection errors (a peer that reset before we accepted) are routine; running out of

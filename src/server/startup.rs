@@ -91,7 +91,7 @@ impl Application {
         jobs.spawn(Housekeeping::new(store.clone()));
         jobs.spawn(WebhookApply::new(store.clone()));
         // Always: with no endpoint registered its step is one indexed read.
-        jobs.spawn(HostWebhooks::new(store.clone())?);
+        jobs.spawn(HostWebhooks::new(store.clone(), config.host_webhook_destinations)?);
         if let Some(sim) = &state.whop.simulator {
             jobs.spawn(SimDelivery::new(sim.clone()));
         }

@@ -38,6 +38,8 @@ pub struct WebSettings {
     /// `HTTP_REQUEST_TIMEOUT_SECS`: the host API and the webhook route answer 503 past it (None:
     /// no deadline).
     pub request_timeout: Option<std::time::Duration>,
+    /// `HOST_WEBHOOKS_ALLOW_PRIVATE`: which addresses a webhook endpoint may be registered at.
+    pub host_webhook_destinations: crate::server::outbound::Destinations,
 }
 
 impl WebSettings {
@@ -50,6 +52,7 @@ impl WebSettings {
             metrics_token: c.metrics_token.clone(),
             host_app_origins: c.host_app_origins.clone(),
             request_timeout: Some(c.limits.request_timeout),
+            host_webhook_destinations: c.host_webhook_destinations,
         }
     }
 

@@ -12,6 +12,7 @@ use std::time::{Duration as StdDuration, Instant};
 use atlas_credits::model::UserId;
 use atlas_credits::server::jobs::host_webhooks::HostWebhooksReport;
 use atlas_credits::server::jobs::{HostWebhooks, WebhookApply};
+use atlas_credits::server::outbound::Destinations;
 use atlas_credits::server::service::{admin_orders, api_keys, host_webhooks};
 use atlas_credits::server::store::{
     HostDeliveryFilter, HostDeliveryRow, NewEntry, NewOrder, NewUser, PostOutcome, Store,
@@ -36,6 +37,7 @@ both_backends!(
     the_cli_registers_lists_and_disables_endpoints,
     admins_register_endpoints_and_resend_over_http,
     two_senders_never_send_one_delivery_twice,
+    private_addresses_are_refused_unless_allowed,
 );
 
 // ---- a receiving server
@@ -111,9 +113,10 @@ impl Receiver {
         let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
         let n = self.inbox.lock().unwrap().secrets.len();
         let url = format!("{}/{n}", self.url);
-        let (secret, row) = host_webhooks::create_endpoint(store, "test", &url, &events, Some("receiver"))
-            .await
-            .unwrap();
+        let (secret, row) =
+            host_webhooks::create_endpoint(store, "test", &url, Destinations::Any, &events, Some("receiver"))
+                .await
+                .unwrap();
         self.inbox.lock().unwrap().secrets.push(secret);
         row.id
     }
@@ -234,6 +237,7 @@ async fn the_outbox_commits_with_the_ledger_or_not_at_all(db: Db) {
         store,
         "test",
         "http://127.0.0.1:9/hook",
+        Destinations::Any,
         &["credits.purchased".into(), "credits.spent".into()],
         None,
     )
@@ -331,7 +335,7 @@ async fn fan_out_reaches_only_subscribed_enabled_endpoints(db: Db) {
 
     let create = |url: &'static str, events: &'static [&'static str]| async move {
         let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
-        host_webhooks::create_endpoint(store, "test", url, &events, None)
+        host_webhooks::create_endpoint(store, "test", url, Destinations::Any, &events, None)
             .await
             .unwrap()
             .1
@@ -369,7 +373,7 @@ async fn fan_out_reaches_only_subscribed_enabled_endpoints(db: Db) {
         ("https://x.example/", vec!["credits.stolen".to_string()]),
     ] {
         assert!(
-            host_webhooks::create_endpoint(store, "test", url, &events, None)
+            host_webhooks::create_endpoint(store, "test", url, Destinations::Any, &events, None)
                 .await
                 .is_err(),
             "{url} {events:?}"
@@ -377,12 +381,19 @@ async fn fan_out_reaches_only_subscribed_enabled_endpoints(db: Db) {
     }
     let one = vec!["order.failed".to_string()];
     for i in 3..host_webhooks::MAX_ENDPOINTS {
-        host_webhooks::create_endpoint(store, "test", &format!("https://x.example/{i}"), &one, None)
-            .await
-            .unwrap();
+        host_webhooks::create_endpoint(
+            store,
+            "test",
+            &format!("https://x.example/{i}"),
+            Destinations::Any,
+            &one,
+            None,
+        )
+        .await
+        .unwrap();
     }
     assert!(matches!(
-        host_webhooks::create_endpoint(store, "test", "https://x.example/21", &one, None).await,
+        host_webhooks::create_endpoint(store, "test", "https://x.example/21", Destinations::Any, &one, None).await,
         Err(host_webhooks::HostWebhookError::TooMany)
     ));
 }
@@ -396,7 +407,7 @@ async fn retries_follow_the_schedule_then_give_up(db: Db) {
     let endpoint = rx.register(store, &["credits.spent"]).await;
     let u = user(store, "ann@example.com").await.user_id();
     post(store, u, "admin_adjustment", 5000, "start").await;
-    let job = HostWebhooks::new(t.store.clone()).unwrap();
+    let job = HostWebhooks::new(t.store.clone(), Destinations::Any).unwrap();
 
     // Fails three times, then is delivered; each retry comes exactly on schedule.
     rx.fail_next(3);
@@ -486,7 +497,7 @@ async fn deliveries_keep_each_users_order(db: Db) {
     let bob = user(store, "bob@example.com").await.user_id();
     post(store, ann, "admin_adjustment", 5000, "a").await;
     post(store, bob, "admin_adjustment", 5000, "b").await;
-    let job = HostWebhooks::new(t.store.clone()).unwrap();
+    let job = HostWebhooks::new(t.store.clone(), Destinations::Any).unwrap();
 
     rx.fail_next(1);
     let a1 = post(store, ann, "spend", 10, "a1").await;
@@ -692,7 +703,7 @@ async fn resend_keeps_the_webhook_id(db: Db) {
     let u = user(store, "ann@example.com").await.user_id();
     post(store, u, "admin_adjustment", 5000, "start").await;
     post(store, u, "spend", 10, "s1").await;
-    let job = HostWebhooks::new(t.store.clone()).unwrap();
+    let job = HostWebhooks::new(t.store.clone(), Destinations::Any).unwrap();
     assert_eq!(job.run_at(Utc::now()).await.unwrap().delivered, 1);
     let d = deliveries(store).await.remove(0);
 
@@ -735,6 +746,7 @@ fn cli(db_url: &str, args: &[&str]) -> std::process::Output {
         "WHOP_API_KEY",
         "WHOP_WEBHOOK_SECRET",
         "PUBLIC_URL",
+        "HOST_WEBHOOKS_ALLOW_PRIVATE",
     ] {
         c.env_remove(var);
     }
@@ -775,8 +787,17 @@ async fn the_cli_registers_lists_and_disables_endpoints(db: Db) {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("shown only now"));
 
-    // The default subscribes to everything but credits.spent.
+    // A loopback address is refused (HOST_WEBHOOKS_ALLOW_PRIVATE is not set), with the reason.
     let out = run(vec!["add", "--url", "http://127.0.0.1:8080/x"]).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("private"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The default subscribes to everything but credits.spent.
+    let out = run(vec!["add", "--url", "http://203.0.114.7:8080/x"]).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     let out = run(vec!["list"]).await;
@@ -965,8 +986,8 @@ async fn two_senders_never_send_one_delivery_twice(db: Db) {
         post(store, u, "spend", 10, &format!("s{i}")).await;
     }
     // Two instances' senders, stepping at the same moment.
-    let a = HostWebhooks::new(t.store.clone()).unwrap();
-    let b = HostWebhooks::new(t.store.clone()).unwrap();
+    let a = HostWebhooks::new(t.store.clone(), Destinations::Any).unwrap();
+    let b = HostWebhooks::new(t.store.clone(), Destinations::Any).unwrap();
     let now = due_now();
     let (ra, rb) = tokio::join!(a.run_at(now), b.run_at(now));
     assert_eq!(ra.unwrap().delivered + rb.unwrap().delivered, 8);
@@ -977,4 +998,79 @@ async fn two_senders_never_send_one_delivery_twice(db: Db) {
     assert_eq!(ids.len(), 8, "each delivery sent once");
     let attempts = count(&t.url, "select count(*) from host_delivery_attempts").await;
     assert_eq!(attempts, 8);
+}
+
+/// Server-side request forgery: by default an endpoint may not be (or resolve to) a private,
+/// loopback or reserved address. Registering one over HTTP is refused with a message; one already
+/// stored (registered before, or while allowed) is never connected to, by literal or by name
+/// (`localhost` resolves to loopback), and its try records why. Allowed, the same endpoints get
+/// their events: the receiver is reachable, so the refusals above are the guard's.
+async fn private_addresses_are_refused_unless_allowed(db: Db) {
+    let Some(app) = TestApp::spawn_with_env(db, &[("HOST_WEBHOOKS_ALLOW_PRIVATE", "false")]).await else {
+        return;
+    };
+    let store = app.db.store.as_ref();
+    let (admin, _) = Browser::sign_up_admin(&app, "root@example.com").await;
+    let rx = Receiver::start().await;
+    let literal = format!("{}/0", rx.url);
+    let by_name = literal.replace("127.0.0.1", "localhost");
+    for url in [
+        literal.as_str(),
+        by_name.as_str(),
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/x",
+    ] {
+        let (s, body) = admin
+            .call_fn(
+                &app,
+                "admin_create_webhook_endpoint",
+                &[("url", url), ("events", "credits.spent")],
+            )
+            .await;
+        assert_eq!(s, 400, "{url}: {body}");
+        assert!(body.to_string().contains("private"), "{body}");
+    }
+    assert!(store.list_host_endpoints().await.unwrap().is_empty());
+    drop(app);
+
+    // Stored anyway (as before the guard existed): one by address, one by name. On a database of
+    // its own, with no app whose sender would race the two below.
+    let Some(t) = TestDb::new(db).await else {
+        return;
+    };
+    let store = t.store.as_ref();
+    rx.register(store, &["credits.spent"]).await;
+    let events = vec!["credits.spent".to_string()];
+    let (secret, _) = host_webhooks::create_endpoint(
+        store,
+        "test",
+        &format!("{}/1", rx.url).replace("127.0.0.1", "localhost"),
+        Destinations::Any,
+        &events,
+        None,
+    )
+    .await
+    .unwrap();
+    rx.inbox.lock().unwrap().secrets.push(secret);
+    let u = user(store, "ann@example.com").await.user_id();
+    post(store, u, "admin_adjustment", 100, "start").await;
+    post(store, u, "spend", 10, "s1").await;
+
+    let guarded = HostWebhooks::new(t.store.clone(), Destinations::PublicOnly).unwrap();
+    let report = guarded.run_at(due_now()).await.unwrap();
+    assert_eq!(report.retrying, 2, "{report:?}");
+    assert!(rx.got().is_empty(), "a private address was contacted: {:?}", rx.got());
+    for d in deliveries(store).await {
+        let tries = store.host_delivery_attempts(d.id).await.unwrap();
+        let error = tries[0].error.as_deref().unwrap_or_default();
+        assert!(error.starts_with("not sent:") && error.contains("private"), "{error}");
+        assert_eq!(tries[0].status_code, None);
+    }
+
+    let open = HostWebhooks::new(t.store.clone(), Destinations::Any).unwrap();
+    let report = open.run_at(due_now() + Duration::days(1)).await.unwrap();
+    assert_eq!(report.delivered, 2, "{report:?}");
+    let got = rx.got();
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|g| g.verified), "{got:?}");
 }

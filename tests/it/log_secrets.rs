@@ -10,6 +10,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use atlas_credits::model::Credits;
+use atlas_credits::server::outbound::Destinations;
 use atlas_credits::server::service::{api_keys, host_webhooks};
 use axum::http::StatusCode;
 use common::auth::{Browser, PASSWORD};
@@ -117,6 +118,7 @@ async fn no_secret_reaches_the_logs(db: Db) {
         store,
         "cli",
         &receiver,
+        Destinations::Any,
         &["credits.purchased".into(), "credits.refunded".into()],
         None,
     )

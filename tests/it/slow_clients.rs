@@ -16,6 +16,7 @@ both_backends!(
     a_silent_connection_is_closed,
     a_body_that_never_finishes_gets_408_and_is_closed,
     the_connection_cap_holds_new_connections_until_one_closes,
+    one_address_cannot_take_every_connection,
 );
 
 /// Limits short enough for a test; the bound the tests wait for is many times longer.
@@ -153,4 +154,52 @@ async fn the_connection_cap_holds_new_connections_until_one_closes(db: Db) {
     let sent = read_until_closed(&mut third, None).await;
     assert!(String::from_utf8_lossy(&sent).starts_with("HTTP/1.1 200"));
     drop(second);
+}
+
+/// A connection from `source` (any 127.x.y.z reaches the server on Linux's loopback).
+async fn connect_from(source: &str, app: &TestApp) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(app.addr).await.unwrap()
+}
+
+async fn get_healthz(stream: &mut TcpStream) -> String {
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&read_until_closed(stream, None).await).into_owned()
+}
+
+async fn one_address_cannot_take_every_connection(db: Db) {
+    let Some(app) = spawn(
+        db,
+        &[
+            ("HTTP_MAX_CONNECTIONS", "8"),
+            ("HTTP_MAX_CONNECTIONS_PER_ADDRESS", "3"),
+            ("HTTP_HEADER_TIMEOUT_SECS", "60"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    // One address holds three idle connections: its cap.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect_from("127.0.0.1", &app).await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A fourth from it is closed unanswered, at once (not left waiting like the global cap).
+    let mut fourth = connect_from("127.0.0.1", &app).await;
+    let refused = get_healthz(&mut fourth).await;
+    assert_eq!(refused, "", "a connection past the per-address cap was served");
+    // Another address is served meanwhile.
+    let mut other = connect_from("127.0.0.2", &app).await;
+    assert!(get_healthz(&mut other).await.starts_with("HTTP/1.1 200"));
+    // When one of the three closes, the first address gets its place back.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut again = connect_from("127.0.0.1", &app).await;
+    assert!(get_healthz(&mut again).await.starts_with("HTTP/1.1 200"));
 }

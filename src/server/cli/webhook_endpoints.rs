@@ -39,16 +39,23 @@ pub async fn run(config: Config, command: EndpointCommand) -> anyhow::Result<()>
             description,
         } => {
             let events = events.unwrap_or_else(|| host_webhooks::DEFAULT_EVENT_TYPES.join(","));
-            host_webhooks::create_endpoint(store.as_ref(), "cli", &url, &[events], description.as_deref())
-                .await
-                .map(|(secret, row)| {
-                    eprintln!(
-                        "Webhook endpoint {} created for {} ({}). Its signing secret is shown only now:",
-                        row.id, row.url, row.event_types
-                    );
-                    println!("id: {}", row.id);
-                    println!("secret: {secret}");
-                })
+            host_webhooks::create_endpoint(
+                store.as_ref(),
+                "cli",
+                &url,
+                config.host_webhook_destinations,
+                &[events],
+                description.as_deref(),
+            )
+            .await
+            .map(|(secret, row)| {
+                eprintln!(
+                    "Webhook endpoint {} created for {} ({}). Its signing secret is shown only now:",
+                    row.id, row.url, row.event_types
+                );
+                println!("id: {}", row.id);
+                println!("secret: {secret}");
+            })
         }
         EndpointCommand::List => store.list_host_endpoints().await.map_err(Into::into).map(|rows| {
             if rows.is_empty() {

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::Job;
+use crate::server::outbound::Destinations;
 use crate::server::service::{alerts, host_webhooks};
 use crate::server::store::{ClaimedDelivery, HostAttempt, HostDeliveryNext, Store};
 
@@ -26,6 +27,7 @@ const LEASE: Duration = Duration::from_secs(120);
 pub struct HostWebhooks {
     store: Arc<dyn Store>,
     client: reqwest::Client,
+    destinations: Destinations,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,14 +38,20 @@ pub struct HostWebhooksReport {
 }
 
 impl HostWebhooks {
-    pub fn new(store: Arc<dyn Store>) -> anyhow::Result<HostWebhooks> {
-        let client = reqwest::Client::builder()
+    /// `destinations`: which addresses endpoints may resolve to (`server::outbound`).
+    pub fn new(store: Arc<dyn Store>, destinations: Destinations) -> anyhow::Result<HostWebhooks> {
+        let client = destinations
+            .client_builder()
             .timeout(TIMEOUT)
             // An endpoint that redirects is misconfigured; following it could send the event
             // somewhere nobody registered.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(HostWebhooks { store, client })
+        Ok(HostWebhooks {
+            store,
+            client,
+            destinations,
+        })
     }
 
     /// One step as of `now` (tests pass a later time instead of waiting for a retry). The
@@ -118,11 +126,17 @@ impl HostWebhooks {
     /// One POST; the HTTP status, or what went wrong without the URL or the secret.
     async fn send(&self, c: &ClaimedDelivery) -> Result<i32, String> {
         let d = &c.delivery;
+        // Checked again at sending: the endpoint may predate the policy, or the policy changed.
+        // Names are checked by the client's resolver; literals never reach it.
+        let url = reqwest::Url::parse(&d.endpoint_url).map_err(|_| "the endpoint's URL is not valid".to_owned())?;
+        if let Some(refusal) = self.destinations.refuses_host(&url) {
+            return Err(format!("not sent: {refusal}"));
+        }
         let timestamp = Utc::now().timestamp();
         let signature = host_webhooks::signature(&c.secret, &d.message_id, timestamp, d.payload.as_bytes())?;
         let response = self
             .client
-            .post(&d.endpoint_url)
+            .post(url)
             .header("webhook-id", &d.message_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
@@ -131,7 +145,9 @@ impl HostWebhooks {
             .send()
             .await
             .map_err(|e| {
-                if e.is_timeout() {
+                if crate::server::outbound::refused_by_resolver(&e) {
+                    "not sent: the host name resolves only to private, loopback or reserved addresses".to_owned()
+                } else if e.is_timeout() {
                     "timed out".to_owned()
                 } else if e.is_connect() {
                     "could not connect".to_owned()

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::model::{HostAttemptView, HostDeliveryView, WebhookEndpointView};
+use crate::server::outbound::Destinations;
 use crate::server::service::text::refuse_control_chars;
 use crate::server::store::host_webhook_queries::EVENT_TYPES;
 use crate::server::store::{
@@ -63,8 +64,9 @@ pub enum HostWebhookError {
 
 /// A URL Atlas can be reached at: http or https, a host, no user or password in it (they would
 /// be shown on the admin page and logged by proxies), at most `MAX_URL_CHARS`, no control
-/// characters or spaces.
-pub fn validate_url(raw: &str) -> Result<String, HostWebhookError> {
+/// characters or spaces, and (unless `destinations` allows any) not an address literal or name
+/// that is private or local (`server::outbound`; names are checked again when resolved).
+pub fn validate_url(raw: &str, destinations: Destinations) -> Result<String, HostWebhookError> {
     let invalid = |m: &str| Err(HostWebhookError::Invalid(m.to_string()));
     let url = raw.trim();
     if url.is_empty() {
@@ -87,6 +89,12 @@ pub fn validate_url(raw: &str) -> Result<String, HostWebhookError> {
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return invalid("The URL may not contain a user name or password.");
+    }
+    if destinations.refuses_host(&parsed).is_some() {
+        return invalid(
+            "The URL points at a private, loopback or reserved address. Webhooks go only to public \
+             addresses unless the server runs with HOST_WEBHOOKS_ALLOW_PRIVATE=true.",
+        );
     }
     Ok(url.to_string())
 }
@@ -151,10 +159,11 @@ pub async fn create_endpoint(
     store: &dyn Store,
     actor: &str,
     url: &str,
+    destinations: Destinations,
     event_types: &[String],
     description: Option<&str>,
 ) -> Result<(String, HostEndpointRow), HostWebhookError> {
-    let url = validate_url(url)?;
+    let url = validate_url(url, destinations)?;
     let event_types = parse_event_types(event_types)?;
     let description = validate_description(description)?;
     let secret = new_secret();
@@ -325,9 +334,13 @@ mod tests {
 
     #[test]
     fn urls() {
-        for ok in ["https://atlas.example/hooks", "http://127.0.0.1:8080/x?y=1"] {
-            assert!(validate_url(ok).is_ok(), "{ok}");
+        for ok in ["https://atlas.example/hooks", "http://1.1.1.1:8080/x?y=1"] {
+            assert!(validate_url(ok, Destinations::PublicOnly).is_ok(), "{ok}");
         }
+        // A host app on our own network, when the operator allows it.
+        let local = "http://127.0.0.1:8080/x";
+        assert!(validate_url(local, Destinations::Any).is_ok());
+        assert!(validate_url(local, Destinations::PublicOnly).is_err());
         let long = format!("https://a.example/{}", "x".repeat(2000));
         for bad in [
             "",
@@ -340,8 +353,10 @@ mod tests {
             "https://",
             "mailto:a@b.example",
             long.as_str(),
+            "http://169.254.169.254/latest/meta-data/",
+            "http://localhost:5432/",
         ] {
-            assert!(validate_url(bad).is_err(), "{bad:?}");
+            assert!(validate_url(bad, Destinations::PublicOnly).is_err(), "{bad:?}");
         }
     }
 

@@ -294,6 +294,8 @@ impl TestApp {
             ("WHOP_WEBHOOK_SECRET", WEBHOOK_SECRET),
             // Reconciliation runs only when a test drives it (`Reconcile::run_at`) or asks for it.
             ("RECONCILE_INTERVAL_SECS", "0"),
+            // The tests' webhook receivers listen on loopback (`outbound_guard.rs` tests the default).
+            ("HOST_WEBHOOKS_ALLOW_PRIVATE", "true"),
         ]
         .into_iter()
         .chain(vars.iter().copied())

@@ -37,11 +37,17 @@ pub enum AuthError {
     Hashing(String),
 }
 
-/// Trims and checks an email address; keeps its case (comparisons ignore case).
+/// Trims and checks an email address; keeps its case (comparisons ignore case). Besides spaces
+/// and control characters it refuses the replacement character (what a form decoder makes of
+/// bytes that are not UTF-8: the address the user typed is lost) and invisible formatting
+/// (zero-width characters, bidirectional overrides), with which one address could be made to
+/// look like another in the admin's lists.
 pub fn parse_email(raw: &str) -> Result<String, AuthError> {
     let email = raw.trim();
     let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || is_invisible_or_lost(c))
         && match email.split_once('@') {
             Some((local, domain)) => {
                 !local.is_empty()
@@ -57,6 +63,18 @@ pub fn parse_email(raw: &str) -> Result<String, AuthError> {
     } else {
         Err(AuthError::InvalidEmail)
     }
+}
+
+fn is_invisible_or_lost(c: char) -> bool {
+    matches!(c,
+        '\u{FFFD}' // replacement character
+        | '\u{00AD}' // soft hyphen
+        | '\u{200B}'..='\u{200F}' // zero-width space, joiners, direction marks
+        | '\u{202A}'..='\u{202E}' // bidirectional embeddings and overrides
+        | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+        | '\u{2066}'..='\u{2069}' // bidirectional isolates
+        | '\u{FEFF}' // zero-width no-break space
+    )
 }
 
 pub fn check_password_rules(password: &str) -> Result<(), AuthError> {
@@ -288,9 +306,15 @@ mod tests {
             "a@@b.com",
             "a@.com",
             "a@com.",
+            "ann\u{FFFD}@x.com",
+            "ann@x.com\u{202E}",
+            "a\u{200B}nn@x.com",
+            "\u{FEFF}ann@x.com",
         ] {
-            assert!(parse_email(bad).is_err(), "{bad}");
+            assert!(parse_email(bad).is_err(), "{bad:?}");
         }
+        // Addresses in other scripts are still addresses.
+        assert!(parse_email("jörg@bücher.example").is_ok());
     }
 
     #[test]

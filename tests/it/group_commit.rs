@@ -327,7 +327,7 @@ async fn one_users_batch_is_written_in_order(db: Db) {
     };
     let s = t.store.as_ref();
     let u = user(s, "order@example.com").await.id;
-    let ops = vec![
+    let ops = [
         entry(u, 10, "g1"),
         entry(u, -4, "s1"),
         entry(u, -4, "s2"),

@@ -33,6 +33,7 @@ pub fn row_key(r: &TransactionRow) -> SourceKey {
 /// bound parameters (and PostgreSQL's 65,535); `LEDGER_BATCH_MAX` (at most 1,024) is then one or
 /// two statements.
 pub const ROWS_PER_INSERT: usize = 1000;
+const _: () = assert!(10 * ROWS_PER_INSERT <= 32_766);
 
 /// What the batch decided for one entry before writing anything.
 #[derive(Debug)]
@@ -401,7 +402,6 @@ mod tests {
     fn statements_fit_the_parameter_bounds() {
         assert_eq!(insert_rows_sql(2).matches('$').count(), 20);
         assert!(insert_rows_sql(ROWS_PER_INSERT).contains(&format!("${}", 10 * ROWS_PER_INSERT)));
-        assert!(10 * ROWS_PER_INSERT <= 32_766);
         let set = set_balances_sql(2);
         assert!(set.contains("case id when $1 then $2 when $3 then $4 end, updated_at = $5 where id in ($1, $3)"));
     }

@@ -5,6 +5,7 @@
 pub mod admin_event_queries;
 pub mod admin_order_queries;
 pub mod alert_queries;
+pub mod api_key_cache;
 pub mod audit;
 pub mod dispute;
 mod error;

@@ -19,6 +19,7 @@ both_backends!(
     users_are_created_updated_and_validated,
     balance_and_idempotent_spends,
     every_route_requires_a_live_key,
+    a_key_revoked_elsewhere_stops_within_the_cache_bound,
     transactions_page_newest_first,
     concurrent_spends_over_http,
     openapi_document_lists_exactly_the_routes,
@@ -663,6 +664,25 @@ async fn every_route_requires_a_live_key(db: Db) {
         assert_error(&send(api.anon(Method::GET, path)).await, 404, "not_found");
         assert_error(&send(api.req(Method::GET, path)).await, 404, "not_found");
     }
+}
+
+/// Live keys are remembered for `api_key_cache::TTL` (a read less per call). A key revoked
+/// through another store (another instance) stops working here within that bound; through this
+/// store, at once (`every_route_requires_a_live_key`).
+async fn a_key_revoked_elsewhere_stops_within_the_cache_bound(db: Db) {
+    let Some(api) = Api::spawn(db).await else {
+        return;
+    };
+    api.create_user("u1").await;
+    let (key, row) = api_keys::create(api.store(), "other", "test").await.unwrap();
+    let call = || send(api.anon(Method::GET, "/users/u1/balance").bearer_auth(&key));
+    assert_eq!(call().await.status, 200);
+    let elsewhere = api.app.db.attach().await;
+    api_keys::revoke(elsewhere.store.as_ref(), row.id).await.unwrap();
+    tokio::time::sleep(atlas_credits::server::store::api_key_cache::TTL + std::time::Duration::from_millis(200)).await;
+    assert_eq!(call().await.status, 401);
+    // And the key that stays live still works.
+    assert_eq!(api.balance("u1").await.status, 200);
 }
 
 /// An authenticated call reads the key; its use is written at most once a minute. Regression:

@@ -22,6 +22,7 @@ both_backends!(
     queued_posts_answer_as_a_sequential_model,
     one_source_for_many_users_applies_once,
     a_dropped_caller_loses_and_doubles_nothing,
+    one_users_batch_is_written_in_order,
 );
 
 fn entry(user: i64, amount: i64, key: &str) -> NewEntry {
@@ -314,4 +315,59 @@ async fn a_dropped_caller_loses_and_doubles_nothing(db: Db) {
     assert_eq!(s.ledger_sum(UserId(u)).await.unwrap().get(), 101);
     assert_eq!(s.user_by_id(UserId(u)).await.unwrap().unwrap().balance().get(), 101);
     assert_eq!(s.list_transactions(UserId(u), None, 1000).await.unwrap().len(), 51);
+}
+
+/// Many entries of one user in one batch (one multi-row insert, one balance update): a spend that
+/// would overdraw in the middle is refused and writes nothing, a repeated key answers with the
+/// first row, and the rows stand in the ledger in the order posted, each balance_after the
+/// running sum of those before it.
+async fn one_users_batch_is_written_in_order(db: Db) {
+    let Some(t) = TestDb::new(db).await else {
+        return;
+    };
+    let s = t.store.as_ref();
+    let u = user(s, "order@example.com").await.id;
+    let ops = [
+        entry(u, 10, "g1"),
+        entry(u, -4, "s1"),
+        entry(u, -4, "s2"),
+        entry(u, -4, "s3"), // 2 left: refused
+        entry(u, -4, "s1"), // the key of the second post: its row
+        entry(u, 5, "g2"),
+        entry(u, -4, "s3"), // the refused key again, now covered
+        entry(u, -3, "s4"),
+    ];
+    let held = hold(&t, db, &[u]).await;
+    let posts = queue_in_order(ops.iter().map(|e| Box::pin(s.post_entry(e)) as Post).collect()).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    held.release().await;
+    let mut answers = Vec::new();
+    for p in posts {
+        answers.push(p.answer().await);
+    }
+    let shape: Vec<String> = answers
+        .iter()
+        .map(|a| match a {
+            Ok(PostOutcome::Applied(r)) => format!("{} {}", r.source_id, r.balance_after),
+            Ok(PostOutcome::AlreadyApplied(r)) => format!("again {} {}", r.source_id, r.balance_after),
+            Err(StoreError::InsufficientCredits { balance }) => format!("short {}", balance.get()),
+            Err(e) => format!("{e:?}"),
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        ["g1 10", "s1 6", "s2 2", "short 2", "again s1 6", "g2 7", "s3 3", "s4 0"]
+    );
+    // Newest first: oldest first is the order posted, each row the running sum.
+    let mut rows = s.list_transactions(UserId(u), None, 100).await.unwrap();
+    rows.reverse();
+    let mut sum = 0;
+    for r in &rows {
+        sum += r.amount;
+        assert_eq!(r.balance_after, sum, "{r:?}");
+    }
+    let keys: Vec<&str> = rows.iter().map(|r| r.source_id.as_str()).collect();
+    assert_eq!(keys, ["g1", "s1", "s2", "g2", "s3", "s4"]);
+    assert_eq!(s.user_by_id(UserId(u)).await.unwrap().unwrap().balance().get(), 0);
+    assert_eq!(s.ledger_sum(UserId(u)).await.unwrap().get(), 0);
 }

@@ -7,7 +7,9 @@
 //!   commits at once; batches grow only while a commit is in flight and callers queue behind it.
 //! - Each entry keeps its own outcome: the backend's `BatchWriter` checks every entry before it
 //!   writes anything for it (unknown user, overdraft, out of range, already applied), so a refused
-//!   entry writes nothing and the others go on. An unexpected statement error rolls the whole
+//!   entry writes nothing and the others go on; the batch's rows then go in together (one
+//!   multi-row insert, one balance update: `ledger_batch.rs`). An unexpected statement error, or
+//!   on PostgreSQL a source another transaction committed after the batch read it, rolls the whole
 //!   batch back and the writer posts its entries again one transaction each, so that error reaches
 //!   only the caller it belongs to. A failed BEGIN or COMMIT fails every caller of the batch;
 //!   nothing of it was written and each may retry with the same source (idempotency key).

@@ -42,6 +42,8 @@ pub struct PgStore {
     /// Ledger posts, group-committed by `LEDGER_WRITERS` writers sharded by user.
     /// External ids already looked up (they never change).
     user_ids: super::user_ids::UserIds,
+    /// Live API keys, remembered for a second (see `store::api_key_cache`).
+    api_keys: super::api_key_cache::ApiKeyCache,
     ledger: GroupCommit<PgLedgerWriter>,
 }
 
@@ -92,6 +94,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             user_ids: Default::default(),
+            api_keys: Default::default(),
             ledger: GroupCommit::new(writer, LEDGER_WRITERS, opts.ledger_batch_max),
         })
     }

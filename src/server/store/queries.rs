@@ -320,12 +320,22 @@ macro_rules! impl_queries {
                     .bind(id)
                     .execute(&self.pool)
                     .await?;
+                // Committed: this instance stops taking the key at once (store::api_key_cache).
+                self.api_keys.forget_all();
                 Ok(done.rows_affected() == 1)
             }
 
             async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+                if let Some(row) = self.api_keys.get(key_hash) {
+                    return Ok(Some(row));
+                }
+                let (generation, read_at) = (self.api_keys.generation(), std::time::Instant::now());
                 let q = format!("select {} from api_keys where key_hash = $1 and revoked_at is null", sql::API_KEY_COLUMNS);
-                Ok(sqlx::query_as::<_, ApiKeyRow>(&q).bind(key_hash).fetch_optional(&self.pool).await?)
+                let row = sqlx::query_as::<_, ApiKeyRow>(&q).bind(key_hash).fetch_optional(&self.pool).await?;
+                if let Some(row) = &row {
+                    self.api_keys.remember(key_hash, row, generation, read_at);
+                }
+                Ok(row)
             }
 
             async fn record_api_key_use(
@@ -343,6 +353,9 @@ macro_rules! impl_queries {
                 .bind(stale_before)
                 .execute(&self.pool)
                 .await?;
+                // Written, or not because a use at or after `stale_before` is recorded already:
+                // either way the remembered key must not ask to record it again.
+                self.api_keys.note_use(id, now);
                 Ok(done.rows_affected() == 1)
             }
 

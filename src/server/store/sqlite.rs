@@ -68,6 +68,8 @@ pub struct SqliteStore {
     /// write permit while its transaction is open.
     /// External ids already looked up (they never change).
     user_ids: super::user_ids::UserIds,
+    /// Live API keys, remembered for a second (see `store::api_key_cache`).
+    api_keys: super::api_key_cache::ApiKeyCache,
     ledger: GroupCommit<SqliteLedgerWriter>,
     /// One writer at a time inside this process, for every write (`write_permit`). SQLite allows
     /// a single writer anyway; queueing here is fair and wakes the next writer at once, where
@@ -131,6 +133,9 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections)
+            // No ping before each use: an embedded connection has no network to lose, and the
+            // ping is a round trip to the connection's thread (sqlx still pings on release).
+            .test_before_acquire(false)
             .acquire_timeout(super::DATABASE_WAIT)
             .connect_with(options)
             .await?;
@@ -142,6 +147,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             user_ids: Default::default(),
+            api_keys: Default::default(),
             ledger: GroupCommit::new(writer, 1, opts.ledger_batch_max),
             write_lock,
         })

@@ -21,7 +21,8 @@ pub enum Delivered {
     /// Stored, credited and settled, committed. `waiting`: the other events about this payment
     /// still pending (a refund that came first), made due now.
     Credited {
-        order: OrderRow,
+        /// Boxed: the row is large beside the other variants.
+        order: Box<OrderRow>,
         entry: TransactionRow,
         waiting: Vec<WebhookEventRow>,
     },
@@ -103,7 +104,11 @@ macro_rules! deliver_in_tx {
             .await?;
         }
         tx.commit().await?;
-        Ok(Delivered::Credited { order, entry, waiting })
+        Ok(Delivered::Credited {
+            order: Box::new(order),
+            entry,
+            waiting,
+        })
     }};
 }
 pub(crate) use deliver_in_tx;

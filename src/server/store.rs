@@ -7,6 +7,8 @@ pub mod admin_order_queries;
 pub mod alert_queries;
 pub mod api_key_cache;
 pub mod audit;
+pub mod deliver;
+mod deliver_batch;
 pub mod dispute;
 mod error;
 pub mod fulfil;
@@ -37,6 +39,7 @@ use async_trait::async_trait;
 pub use admin_event_queries::AdminEventQueries;
 pub use admin_order_queries::AdminOrderQueries;
 pub use alert_queries::{AlertQueries, AlertRow, DeliveryResult, NewAlert};
+pub use deliver::Delivered;
 pub use error::StoreError;
 pub use host_webhook_queries::{
     ClaimedDelivery, HostAttempt, HostAttemptRow, HostDeliveryFilter, HostDeliveryNext, HostDeliveryRow,
@@ -132,6 +135,18 @@ pub trait Store:
     /// nothing (`AlreadyCredited`); a wrong amount or currency, or a second payment for an order
     /// already paid, is not credited (`Held`, the reason kept on the order).
     async fn fulfil_order(&self, f: &Fulfilment) -> Result<FulfilOutcome, StoreError>;
+
+    /// A fresh webhook delivery of a paid payment, in one transaction (see `store::deliver`):
+    /// stores the event settled `processed`, credits the order as `fulfil_order` does and wakes
+    /// the events waiting for the payment, or writes nothing at all. A webhook id stored before
+    /// writes nothing (`Duplicate`); anything but a credit is rolled back (`NotCredited`) for
+    /// the caller to store and apply step by step.
+    async fn deliver_payment(
+        &self,
+        event: &NewWebhookEvent,
+        f: &Fulfilment,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Delivered, StoreError>;
 
     /// Applies a succeeded Whop refund to the order its payment credited: records it and claws
     /// back its share of the credits (see `store::refund`), in one transaction. A repeat

@@ -21,9 +21,9 @@ use atlas_credits::server::store::{
     LowBalanceQueries, NewAlert,
 };
 use atlas_credits::server::store::{
-    ApiKeyRow, AuditEntry, AuditRow, Backend, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment, NewApiKey,
-    NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries, OrderRow,
-    PlanFields, PlanQueries, PlanRow, PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication,
+    ApiKeyRow, AuditEntry, AuditRow, Backend, Delivered, DisputeApplication, DisputeOutcome, FulfilOutcome, Fulfilment,
+    NewApiKey, NewEntry, NewOrder, NewSimDelivery, NewUnmatchedPayment, NewUser, NewWebhookEvent, OrderQueries,
+    OrderRow, PlanFields, PlanQueries, PlanRow, PostOutcome, Queries, ReconcileQueries, Recorded, RefundApplication,
     RefundOutcome, SettingsQueries, SimDeliveryRow, SimObjectRow, Store, StoreError, TransactionRow,
     UnmatchedPaymentRow, UnmatchedQueries, UserRow, WebhookEventRow, WidgetQueries,
 };
@@ -56,6 +56,8 @@ pub enum Method {
     FailOrder,
     WakeEventsForPayment,
     PostEntry,
+    /// The one-transaction delivery (`Store::deliver_payment`), keyed by webhook id.
+    DeliverPayment,
 }
 
 /// Faults waiting to fire, per (method, key); each fires once.
@@ -74,6 +76,10 @@ impl Faults {
     /// Removes every fault still armed on `key` (a seed's final phase runs without faults).
     pub fn disarm(&self, key: &str) {
         self.armed.lock().unwrap().retain(|(_, k), _| k != key);
+    }
+
+    fn armed(&self, method: Method, key: &str) -> bool {
+        self.armed.lock().unwrap().contains_key(&(method, key.to_owned()))
     }
 
     fn take(&self, method: Method, key: &str) -> Option<When> {
@@ -371,6 +377,31 @@ impl Store {
         fn fulfil_order(&self, f: &Fulfilment) -> Result<FulfilOutcome, StoreError> => FulfilOrder[f.payment_id];
         fn refund_order(&self, r: &RefundApplication) -> Result<RefundOutcome, StoreError> => RefundOrder[r.refund_id];
         fn dispute_order(&self, d: &DisputeApplication) -> Result<DisputeOutcome, StoreError> => DisputeOrder[d.dispute_id];
+    }
+
+    /// Faults of its own (`DeliverPayment`). A fault armed on a write this transaction stands
+    /// for (storing the event, crediting the payment, waking its events, settling the event)
+    /// makes it decline, writing nothing, as it declines a payment it does not credit: the
+    /// route then stores and applies step by step, where that fault fires as armed.
+    async fn deliver_payment(&self, event: &NewWebhookEvent, f: &Fulfilment, now: DateTime<Utc>) -> Result<Delivered, StoreError> {
+        let steps = [
+            (Method::RecordWebhookEvent, event.id.as_str()),
+            (Method::SettleWebhookEvent, event.id.as_str()),
+            (Method::FulfilOrder, f.payment_id.as_str()),
+            (Method::WakeEventsForPayment, f.payment_id.as_str()),
+        ];
+        if steps.iter().any(|(method, key)| self.faults.armed(*method, key)) {
+            return Ok(Delivered::NotCredited("a fault is armed on a step".into()));
+        }
+        let fault = self.faults.take(Method::DeliverPayment, &event.id);
+        if fault == Some(When::Before) {
+            return Err(injected());
+        }
+        let result = self.inner.deliver_payment(event, f, now).await;
+        if fault == Some(When::After) && result.is_ok() {
+            return Err(injected());
+        }
+        result
     }
 
     fn backend(&self) -> Backend {

@@ -45,6 +45,7 @@ mod store_contract;
 mod two_instances;
 mod unmatched;
 mod webhook_apply;
+mod webhook_one_tx;
 mod webhook_route;
 mod webhook_vectors;
 mod whop_client;

@@ -1,9 +1,11 @@
 //! `POST /api/webhooks/whop`: Whop's signed deliveries. Verifies the raw bytes before anything
 //! else (401, nothing stored, on failure), then keeps the delivery under its `webhook-id` so a
 //! repeat is acknowledged without a second copy. Answers 5xx when it cannot store, so Whop retries.
-//! A newly stored event is then applied at once (`service::webhook_apply`), so a payment is
-//! credited within moments of Whop's delivery; whatever that leaves pending (a transient failure,
-//! a crash) the `webhook_apply` job retries. Once stored, the answer is 200 whatever applying did.
+//! A paid payment for a known order is stored, credited and settled in one transaction
+//! (`webhook_apply::deliver`), so the answer follows the committed credit; any other delivery is
+//! stored and then applied at once (`service::webhook_apply`); whatever that leaves pending (a
+//! transient failure, a crash) the `webhook_apply` job retries. Once stored, the answer is 200
+//! whatever applying did.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,9 +15,9 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::server::service::webhook_apply;
+use crate::server::service::webhook_apply::{self, Delivery};
 use crate::server::state::AppState;
-use crate::server::store::{NewWebhookEvent, Recorded, Store, WebhookEventRow};
+use crate::server::store::{NewWebhookEvent, Recorded, Store, StoreError, WebhookEventRow};
 use crate::server::whop::verify::{verify, DeliveryHeaders, VerifyError};
 
 /// Whop payment payloads are a few KiB; anything far larger is not a Whop delivery.
@@ -78,14 +80,23 @@ pub async fn receive_whop_webhook(
         payload,
         received_at: chrono::Utc::now(),
     };
-    let recorded = state.store.record_webhook_event(&event).await;
+    // A paid payment for a known order is stored, credited and settled in one transaction;
+    // anything else (or if that path declines) is stored first and then applied.
+    let (recorded, applied) = match deliver_now(state.store.clone(), event.clone()).await {
+        Ok(Delivery::Credited) => (Ok(Recorded::Inserted), true),
+        Ok(Delivery::Duplicate) => (Ok(Recorded::Duplicate), true),
+        Ok(Delivery::NotTaken) => (state.store.record_webhook_event(&event).await, false),
+        Err(e) => (Err(e), true),
+    };
     if recorded.is_ok() {
         crate::server::metrics::webhook(crate::server::metrics::WebhookStage::Received, &event.event_type);
     }
     match recorded {
         Ok(Recorded::Inserted) => {
             tracing::info!(webhook_id = %event.id, event_type = %event.event_type, "webhook stored");
-            apply_now(state.store.clone(), event).await;
+            if !applied {
+                apply_now(state.store.clone(), event).await;
+            }
             (StatusCode::OK, Json(json!({ "received": true })))
         }
         Ok(Recorded::Duplicate) => {
@@ -101,6 +112,19 @@ pub async fn receive_whop_webhook(
             )
         }
     }
+}
+
+/// The one-transaction path (`webhook_apply::deliver`), on a task of its own so that a client
+/// hanging up cannot cut it off between its commit and the waiting events it then applies.
+/// A task that panicked counts as a failed store: answered 503, Whop retries, and the retry is
+/// a duplicate if the transaction had committed.
+async fn deliver_now(store: Arc<dyn Store>, event: NewWebhookEvent) -> Result<Delivery, StoreError> {
+    let task = tokio::spawn(async move { webhook_apply::deliver(store.as_ref(), &event, chrono::Utc::now()).await });
+    task.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "webhook delivery task failed");
+        // Reported as the worker it was crashing: an unavailable store, hence the 503.
+        Err(StoreError::Database(sqlx::Error::WorkerCrashed))
+    })
 }
 
 /// Applies a just-stored event, on a task of its own so that neither a client hanging up nor

@@ -3,8 +3,11 @@
 //! (a crash between storing and applying, or a transient failure waiting for its retry time).
 //! Both go through `process`, so an event is applied by the same code whoever gets to it, and
 //! two of them racing on one event end in one grant (fulfil is idempotent; only a pending event
-//! is settled).
+//! is settled). The route's common case, a paid payment crediting its order, is first tried as
+//! one transaction (`deliver`); whatever that does not credit is stored and goes through
+//! `process` as before.
 
+mod deliver;
 mod payments;
 mod refunds_disputes;
 
@@ -12,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use deliver::{deliver, Delivery};
 pub use payments::{apply_payment, PaymentEvent};
 pub use refunds_disputes::{apply_dispute, apply_refund, dispute_stage};
 

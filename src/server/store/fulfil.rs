@@ -2,13 +2,17 @@
 //! and its `purchase` ledger entry commit together or not at all, under the order's lock, so a
 //! webhook, its repeats, the status page's confirmation and a later reconciliation, racing each
 //! other, all end in the same single grant. Each backend opens the transaction and names its
-//! lock statements; the body (`fulfil_in_tx!`) is shared.
+//! lock statements; the body (`fulfil_in_tx!`) is shared. The body does not commit: the caller
+//! does, so that the webhook route can store, credit and settle a delivery in one transaction
+//! (`store::deliver`).
 
 /// Ledger source kind of purchases: the source id is Whop's `pay_...` id.
 pub const PAYMENT_SOURCE: &str = "whop_payment";
 
-/// The body of `fulfil_order` once the backend has opened `$tx` (and, on SQLite, taken the write
-/// lock): `$order_sql` reads the order (locking it on PostgreSQL), `$user_sql` the balance.
+/// The body of a function that fulfils on `$tx`, a `&mut` connection inside a transaction the
+/// backend opened (on SQLite, with the write lock taken): `$order_sql` reads the order (locking
+/// it on PostgreSQL), `$user_sql` the balance. Writes but never commits; every `Ok` outcome is
+/// meant to be committed (a `Held` one keeps its reason on the order), an `Err` rolled back.
 macro_rules! fulfil_in_tx {
     ($tx:ident, $f:expr, $order_sql:expr, $user_sql:expr) => {{
         use $crate::server::store::fulfil::PAYMENT_SOURCE;
@@ -70,7 +74,6 @@ macro_rules! fulfil_in_tx {
                 .bind(order.id)
                 .fetch_one(&mut *$tx)
                 .await?;
-            $tx.commit().await?;
             return Ok(FulfilOutcome::Held { order, reason });
         }
 
@@ -98,8 +101,8 @@ macro_rules! fulfil_in_tx {
             .await?;
         let Some(entry) = entry else {
             // The same payment was credited to another order by a transaction that committed
-            // after our check (a payment names one order, so this is a mix-up): write nothing.
-            $tx.rollback().await?;
+            // after our check (a payment names one order, so this is a mix-up). Nothing was
+            // written in this transaction, so committing it writes nothing either.
             let reason = format!("payment {} was already credited to another order", f.payment_id);
             return Ok(FulfilOutcome::Held { order, reason });
         };
@@ -138,9 +141,14 @@ macro_rules! fulfil_in_tx {
             }),
             now
         )?;
-        $tx.commit().await?;
-        $crate::server::metrics::ledger_post(&entry.kind);
         Ok(FulfilOutcome::Credited { order, entry })
     }};
 }
 pub(crate) use fulfil_in_tx;
+
+/// Counts a fulfilment once its transaction has committed.
+pub fn committed(outcome: &super::FulfilOutcome) {
+    if let super::FulfilOutcome::Credited { entry, .. } = outcome {
+        crate::server::metrics::ledger_post(&entry.kind);
+    }
+}

@@ -3,14 +3,16 @@
 //! an update.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use super::admin_event_queries::impl_admin_event_queries;
 use super::admin_order_queries::impl_admin_order_queries;
 use super::alert_queries::impl_alert_queries;
+use super::deliver::{self, deliver_in_tx, Delivered};
 use super::dispute::dispute_in_tx;
-use super::fulfil::fulfil_in_tx;
+use super::fulfil::{self, fulfil_in_tx};
 use super::group_commit::{BatchError, BatchWriter, EntryResult, GroupCommit};
 use super::host_webhook_queries::impl_host_webhook_queries;
 use super::import_queries::impl_import_queries;
@@ -158,15 +160,24 @@ impl Store for PgStore {
 
     async fn fulfil_order(&self, f: &Fulfilment) -> Result<FulfilOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
-        fulfil_in_tx!(
-            tx,
-            f,
-            format!(
-                "select {} from credit_orders where id = $1 for update",
-                sql::ORDER_COLUMNS
-            ),
-            "select credits_balance from users where id = $1 for update"
-        )
+        let outcome = fulfil_on(&mut tx, f).await?;
+        tx.commit().await?;
+        fulfil::committed(&outcome);
+        Ok(outcome)
+    }
+
+    async fn deliver_payment(
+        &self,
+        event: &NewWebhookEvent,
+        f: &Fulfilment,
+        now: DateTime<Utc>,
+    ) -> Result<Delivered, StoreError> {
+        // One transaction per delivery, run concurrently: each locks only its order's and its
+        // user's rows, where a batch would hold many users' locks against the ledger's writers.
+        let tx = self.pool.begin().await?;
+        let delivered = deliver_on(tx, event, f, now).await?;
+        deliver::committed(&delivered);
+        Ok(delivered)
     }
 
     async fn refund_order(&self, r: &RefundApplication) -> Result<RefundOutcome, StoreError> {
@@ -209,4 +220,28 @@ impl Store for PgStore {
     async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// `fulfil_in_tx!` on PostgreSQL, inside a transaction the caller opened: the order's and the
+/// user's rows are locked until it ends.
+async fn fulfil_on(tx: &mut sqlx::PgConnection, f: &Fulfilment) -> Result<FulfilOutcome, StoreError> {
+    fulfil_in_tx!(
+        tx,
+        f,
+        format!(
+            "select {} from credit_orders where id = $1 for update",
+            sql::ORDER_COLUMNS
+        ),
+        "select credits_balance from users where id = $1 for update"
+    )
+}
+
+/// `deliver_in_tx!` on PostgreSQL, in its own transaction.
+async fn deliver_on(
+    tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    event: &NewWebhookEvent,
+    f: &Fulfilment,
+    now: DateTime<Utc>,
+) -> Result<Delivered, StoreError> {
+    deliver_in_tx!(tx, event, f, now, fulfil_on)
 }

@@ -7,14 +7,17 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous as SqlxSync};
 use sqlx::SqlitePool;
 
 use super::admin_event_queries::impl_admin_event_queries;
 use super::admin_order_queries::impl_admin_order_queries;
 use super::alert_queries::impl_alert_queries;
+use super::deliver::{self, deliver_in_tx, Delivered};
+use super::deliver_batch::{DeliveryBatch, DeliveryJob, DeliveryResult, DeliveryWriter};
 use super::dispute::dispute_in_tx;
-use super::fulfil::fulfil_in_tx;
+use super::fulfil::{self, fulfil_in_tx};
 use super::group_commit::{BatchError, BatchWriter, EntryResult, GroupCommit};
 use super::host_webhook_queries::impl_host_webhook_queries;
 use super::import_queries::impl_import_queries;
@@ -78,6 +81,31 @@ pub struct SqliteStore {
     /// statement takes) still guards against other processes sharing the file.
     /// Shared with the ledger's batch writer.
     write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Fresh paid webhook deliveries, group-committed (`store::deliver_batch`).
+    deliveries: DeliveryBatch<SqliteDeliveryWriter>,
+}
+
+/// Writes batches of webhook deliveries: the pool and the store's write permit.
+struct SqliteDeliveryWriter {
+    pool: SqlitePool,
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+#[async_trait]
+impl DeliveryWriter for SqliteDeliveryWriter {
+    async fn write_deliveries(&self, jobs: &[DeliveryJob]) -> Result<Vec<DeliveryResult>, StoreError> {
+        let _permit = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut results = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            // Each delivery in a savepoint: one that does not credit (or fails) rolls back alone.
+            let savepoint = sqlx::Acquire::begin(&mut tx).await?;
+            results.push(deliver_on(savepoint, &job.event, &job.fulfilment, job.now).await);
+        }
+        tx.commit().await?;
+        results.iter().flatten().for_each(deliver::committed);
+        Ok(results)
+    }
 }
 
 /// Writes the ledger's batches: the pool and the store's write permit.
@@ -144,12 +172,17 @@ impl SqliteStore {
             pool: pool.clone(),
             write_lock: write_lock.clone(),
         };
+        let deliveries = DeliveryBatch::new(SqliteDeliveryWriter {
+            pool: pool.clone(),
+            write_lock: write_lock.clone(),
+        });
         Ok(SqliteStore {
             pool,
             user_ids: Default::default(),
             api_keys: Default::default(),
             ledger: GroupCommit::new(writer, 1, opts.ledger_batch_max),
             write_lock,
+            deliveries,
         })
     }
 
@@ -223,12 +256,24 @@ impl Store for SqliteStore {
     async fn fulfil_order(&self, f: &Fulfilment) -> Result<FulfilOutcome, StoreError> {
         let _writer = self.write_lock.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        fulfil_in_tx!(
-            tx,
-            f,
-            format!("select {} from credit_orders where id = $1", sql::ORDER_COLUMNS),
-            "select credits_balance from users where id = $1"
-        )
+        let outcome = fulfil_on(&mut tx, f).await?;
+        tx.commit().await?;
+        fulfil::committed(&outcome);
+        Ok(outcome)
+    }
+
+    async fn deliver_payment(
+        &self,
+        event: &NewWebhookEvent,
+        f: &Fulfilment,
+        now: DateTime<Utc>,
+    ) -> Result<Delivered, StoreError> {
+        let job = DeliveryJob {
+            event: event.clone(),
+            fulfilment: f.clone(),
+            now,
+        };
+        self.deliveries.deliver(job).await
     }
 
     async fn refund_order(&self, r: &RefundApplication) -> Result<RefundOutcome, StoreError> {
@@ -273,4 +318,24 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// `fulfil_in_tx!` on SQLite, inside a transaction the caller opened with the write lock.
+async fn fulfil_on(tx: &mut sqlx::SqliteConnection, f: &Fulfilment) -> Result<FulfilOutcome, StoreError> {
+    fulfil_in_tx!(
+        tx,
+        f,
+        format!("select {} from credit_orders where id = $1", sql::ORDER_COLUMNS),
+        "select credits_balance from users where id = $1"
+    )
+}
+
+/// `deliver_in_tx!` on SQLite, in a savepoint of a batch's transaction.
+async fn deliver_on(
+    tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    event: &NewWebhookEvent,
+    f: &Fulfilment,
+    now: DateTime<Utc>,
+) -> Result<Delivered, StoreError> {
+    deliver_in_tx!(tx, event, f, now, fulfil_on)
 }

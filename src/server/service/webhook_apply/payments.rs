@@ -174,7 +174,7 @@ async fn failed(
 /// The order a payment is for: `metadata.order_id` (set by our checkout), else the checkout
 /// configuration it was paid through. When both are there they must name the same order.
 /// A `Permanent` error says why no order can take it.
-async fn find_order(store: &dyn Store, payment: &Payment) -> Result<OrderRow, ApplyError> {
+pub(super) async fn find_order(store: &dyn Store, payment: &Payment) -> Result<OrderRow, ApplyError> {
     let partial = Subject {
         payment_id: Some(payment.id.clone()),
         ..Subject::default()

@@ -188,11 +188,32 @@ pub fn set_balances_sql(users: usize) -> String {
 /// read: the caller must roll back, and the entries are posted again one by one.
 /// `$lock` is appended to the balance read (" for update" or ""); with `$sets_balance` the
 /// one-row insert (`sql::INSERT_TX_SET_BALANCE`) sets the balance too.
+/// Binds one planned row's ten values, in the column order of `sql::INSERT_TX` (and of each
+/// row of `insert_rows_sql`): user, amount, kind, source kind and id, order, actor, reason,
+/// balance after, time.
+macro_rules! bind_row {
+    ($query:expr, $row:expr, $now:expr) => {{
+        let e = $row.entry;
+        $query
+            .bind(e.user_id)
+            .bind(e.amount)
+            .bind(e.kind)
+            .bind(&e.source_kind)
+            .bind(&e.source_id)
+            .bind(e.order_id)
+            .bind(&e.actor)
+            .bind(&e.reason)
+            .bind($row.after)
+            .bind($now)
+    }};
+}
+pub(crate) use bind_row;
+
 macro_rules! post_batch_in_tx {
     ($tx:ident, $entries:expr, $lock:expr, $sets_balance:expr) => {{
         use std::collections::HashMap;
         use $crate::server::store::host_webhook_queries::{emit_balance_low, emit_host_event, wanted_host_events, wants};
-        use $crate::server::store::ledger_batch::{self as batch, SourceKey};
+        use $crate::server::store::ledger_batch::{self as batch, bind_row, SourceKey};
         use $crate::server::store::{sql, NewEntry, StoreError, TransactionRow};
 
         let entries: &[NewEntry] = $entries;
@@ -246,17 +267,7 @@ macro_rules! post_batch_in_tx {
             for r in &plan.rows {
                 let e = r.entry;
                 let insert = if $sets_balance { sql::INSERT_TX_SET_BALANCE } else { sql::INSERT_TX };
-                let inserted = sqlx::query_as::<_, TransactionRow>(insert)
-                    .bind(e.user_id)
-                    .bind(e.amount)
-                    .bind(e.kind)
-                    .bind(&e.source_kind)
-                    .bind(&e.source_id)
-                    .bind(e.order_id)
-                    .bind(&e.actor)
-                    .bind(&e.reason)
-                    .bind(r.after)
-                    .bind(now)
+                let inserted = bind_row!(sqlx::query_as::<_, TransactionRow>(insert), r, now)
                     .fetch_optional(&mut *$tx)
                     .await?;
                 // Taken by another transaction: nothing of ours was written (see below).
@@ -287,18 +298,7 @@ macro_rules! post_batch_in_tx {
                 let q = batch::insert_rows_sql(chunk.len());
                 let mut insert = sqlx::query_as::<_, TransactionRow>(&q);
                 for r in chunk {
-                    let e = r.entry;
-                    insert = insert
-                        .bind(e.user_id)
-                        .bind(e.amount)
-                        .bind(e.kind)
-                        .bind(&e.source_kind)
-                        .bind(&e.source_id)
-                        .bind(e.order_id)
-                        .bind(&e.actor)
-                        .bind(&e.reason)
-                        .bind(r.after)
-                        .bind(now);
+                    insert = bind_row!(insert, r, now);
                 }
                 // RETURNING's order is unspecified: rows are matched to entries by source.
                 for row in insert.fetch_all(&mut *$tx).await? {

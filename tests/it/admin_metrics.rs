@@ -254,12 +254,12 @@ async fn bad_periods_are_refused(db: Db) {
 // --- GET /metrics ---
 
 /// A sample: its name, labels and value.
-type Sample = (String, Vec<(String, String)>, f64);
+pub(crate) type Sample = (String, Vec<(String, String)>, f64);
 
 /// Parses the text exposition format (0.0.4) strictly enough to catch mistakes: every line is a
 /// HELP, a TYPE or a sample; every sample's family has a TYPE before it; counters end in
 /// `_total`; label values are quoted with only \\, \" and \n escapes.
-fn parse_exposition(text: &str) -> Vec<Sample> {
+pub(crate) fn parse_exposition(text: &str) -> Vec<Sample> {
     assert!(text.ends_with('\n'), "the last line ends with a line feed");
     let mut types: HashMap<String, String> = HashMap::new();
     let mut samples = Vec::new();
@@ -337,7 +337,7 @@ fn parse_labels(body: &str, line: &str) -> Vec<(String, String)> {
     out
 }
 
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .find(|(n, l, _)| {
@@ -349,7 +349,7 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn scrape(app: &TestApp, token: Option<&str>) -> reqwest::Response {
+pub(crate) async fn scrape(app: &TestApp, token: Option<&str>) -> reqwest::Response {
     let mut r = app.client.get(app.url("/metrics"));
     if let Some(t) = token {
         r = r.header("authorization", format!("Bearer {t}"));

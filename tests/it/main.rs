@@ -10,6 +10,7 @@ mod faulty_store;
 
 mod accounts;
 mod admin_metrics;
+mod admin_metrics_counters;
 mod admin_orders;
 mod admin_plans;
 mod admin_settings;

@@ -8,7 +8,7 @@ use crate::common;
 use std::collections::HashMap;
 use std::time::{Duration as StdDuration, Instant};
 
-use atlas_credits::model::{MetricsView, OrderId};
+use atlas_credits::model::{format_secs, MetricsView, OrderId};
 use atlas_credits::server::config::Config;
 use atlas_credits::server::metrics::escape_label;
 use atlas_credits::server::service::metrics_math::{
@@ -234,12 +234,39 @@ async fn metrics_on_known_data(db: Db) {
         "{html}"
     );
     assert!(html.contains("id=\"revenue-chart-table\""), "{html}");
+    // Credits sold per day, drawn and tabled as revenue is: today's 30,000 on today's row.
+    assert!(
+        html.contains("Credits sold per day: 1 of 7 days with data; highest 30,000 on"),
+        "{html}"
+    );
+    let today = Utc::now().date_naive().to_string();
+    let credits_table = table(&html, "credits-chart-table");
+    let today_row = credits_table.split("<tr>").find(|r| r.contains(&today)).unwrap_or("");
+    assert!(today_row.contains("30,000"), "{credits_table}");
+    // Time to credit per day: today's median of 120 s and 60 s.
+    assert!(
+        html.contains(&format!(
+            "Time to credit per day (median): 1 of 7 days with data; highest {} on",
+            format_secs(90)
+        )),
+        "{html}"
+    );
+    assert!(table(&html, "ttc-chart-table").contains(&format_secs(90)), "{html}");
     assert!(html.contains("50.0%") && html.contains("66.7%"), "{html}");
 
     // The default period is 30 days and holds the same facts.
     let r = b.call(&app, "/api/admin_metrics", &[]).await;
     let m30: MetricsView = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!((m30.period_days, m30.days.len(), m30.revenue_cents), (30, 30, 4000));
+}
+
+/// The HTML of the table with this id (empty when there is none).
+fn table<'a>(html: &'a str, id: &str) -> &'a str {
+    let Some(start) = html.find(&format!("id=\"{id}\"")) else {
+        return "";
+    };
+    let rest = &html[start..];
+    &rest[..rest.find("</table>").unwrap_or(rest.len())]
 }
 
 async fn bad_periods_are_refused(db: Db) {

@@ -14,9 +14,10 @@ use atlas_credits::server::metrics::escape_label;
 use atlas_credits::server::service::metrics_math::{
     group_by_day, median, percentile, period_bounds, period_days, rate_tenths, sum_by_day,
 };
+use atlas_credits::server::store::admin_order_queries::{Review, ReviewOutcome};
 use atlas_credits::server::store::dispute::DisputeStage;
 use atlas_credits::server::store::unmatched_queries::{NewUnmatchedPayment, UnmatchedKind};
-use atlas_credits::server::store::{DisputeApplication, Fulfilment, RefundApplication};
+use atlas_credits::server::store::{AuditEntry, DisputeApplication, Fulfilment, NewOrder, RefundApplication};
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use common::auth::Browser;
 use common::sim_shop::{press, SimShop};
@@ -25,6 +26,7 @@ use common::{user, Db, TestApp};
 
 both_backends!(
     metrics_on_known_data,
+    manual_approvals_count_with_their_wait,
     bad_periods_are_refused,
     a_simulated_purchase_moves_the_counters,
     the_metrics_token_is_enforced,
@@ -267,6 +269,56 @@ fn table<'a>(html: &'a str, id: &str) -> &'a str {
     };
     let rest = &html[start..];
     &rest[..rest.find("</table>").unwrap_or(rest.len())]
+}
+
+async fn manual_approvals_count_with_their_wait(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let store = app.db.store.as_ref();
+    let u = user(store, "ann@example.com").await.user_id();
+    // Three manual orders approved 20 s, 40 s and 90 s after they were made. The store takes the
+    // approval's time, so the waits are exact (the last approval is at most 90 s in the future).
+    for (key, wait) in [("m1", 20), ("m2", 90), ("m3", 40)] {
+        let (o, _) = store
+            .create_order(&NewOrder {
+                user_id: u,
+                plan_name: "Starter".into(),
+                credits_amount: 5000,
+                price_cents: 750,
+                currency: "usd".into(),
+                payment_method: "manual",
+                notes: None,
+                client_key: Some(format!("key_{key}_0123456789abcdef")),
+            })
+            .await
+            .unwrap();
+        let review = Review {
+            order: o.order_id(),
+            actor: "admin:1".into(),
+            note: "paid by invoice".into(),
+            price_cents: None,
+            audit: AuditEntry {
+                actor: "admin:1".into(),
+                action: "order.approve".into(),
+                subject: format!("order:{}", o.id),
+                before: None,
+                after: None,
+            },
+        };
+        let done = store
+            .approve_manual_order(&review, o.created_at + Duration::seconds(wait))
+            .await
+            .unwrap();
+        assert!(matches!(done, ReviewOutcome::Done { .. }), "{done:?}");
+    }
+    let b = admin(&app).await;
+    let m = metrics(&b, &app, "7").await;
+    assert_eq!(m.manual_approved, 3);
+    assert_eq!(m.manual_wait_median_secs, Some(40));
+    assert_eq!(m.manual_wait_p95_secs, Some(90), "nearest rank: the 3rd of 3");
+    // They are sales too (not Whop's: no conversion, no time to credit).
+    assert_eq!((m.revenue_cents, m.credits_sold), (2250, 15_000));
+    assert_eq!(m.days.iter().map(|d| d.credits_sold).sum::<i64>(), 15_000);
+    assert_eq!((m.whop_orders_created, m.time_to_credit_count), (0, 0));
 }
 
 async fn bad_periods_are_refused(db: Db) {

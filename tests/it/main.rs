@@ -9,6 +9,7 @@ mod common;
 mod faulty_store;
 
 mod accounts;
+mod admin_api_keys;
 mod admin_metrics;
 mod admin_metrics_counters;
 mod admin_orders;

@@ -81,10 +81,16 @@ async fn approvals_adjustments_and_imports_count_as_ledger_posts(db: Db) {
     assert_eq!(counts.balances_posted, 1);
 
     let after = samples(&app).await;
-    for kind in ["manual_grant", "admin_adjustment", "migration"] {
-        let d = delta(&before, &after, "atlas_ledger_posts_total", &[("kind", kind)]);
-        assert!(d >= 1.0, "{kind} moved by {d}");
-    }
+    let moved: Vec<(&str, f64)> = ["manual_grant", "admin_adjustment", "migration"]
+        .into_iter()
+        .map(|kind| {
+            (
+                kind,
+                delta(&before, &after, "atlas_ledger_posts_total", &[("kind", kind)]),
+            )
+        })
+        .collect();
+    assert!(moved.iter().all(|(_, d)| *d >= 1.0), "ledger posts moved by {moved:?}");
 }
 
 async fn checkouts_and_reconcile_passes_are_counted(db: Db) {

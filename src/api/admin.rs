@@ -34,8 +34,8 @@ pub async fn admin_revoke_api_key(id: i64) -> Result<(), AppError> {
     use crate::server::fn_ctx::{fail, require_admin};
     use crate::server::service::api_keys;
 
-    let (state, _) = require_admin().await?;
-    api_keys::revoke(state.store.as_ref(), id)
+    let (state, admin) = require_admin().await?;
+    api_keys::revoke(state.store.as_ref(), id, &format!("admin:{}", admin.id))
         .await
         .map_err(|e| fail(e.into()))
 }

@@ -102,8 +102,13 @@ pub fn webhook_settled(s: &crate::server::service::webhook_apply::Settled, event
 /// Counts a ledger row written, by its kind (`purchase`, `spend`, ...). Unknown kinds are not
 /// counted (the database's check constraint allows only the known ones anyway).
 pub fn ledger_post(kind: &str) {
+    ledger_posts(kind, 1);
+}
+
+/// Counts `n` ledger rows of one kind written in one transaction (an import's balances).
+pub fn ledger_posts(kind: &str, n: u64) {
     if let Some(i) = EntryKind::ALL.iter().position(|k| k.as_str() == kind) {
-        bump(&REGISTRY.ledger_posts[i]);
+        REGISTRY.ledger_posts[i].fetch_add(n, Ordering::Relaxed);
     }
 }
 

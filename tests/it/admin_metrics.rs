@@ -8,15 +8,16 @@ use crate::common;
 use std::collections::HashMap;
 use std::time::{Duration as StdDuration, Instant};
 
-use atlas_credits::model::{MetricsView, OrderId};
+use atlas_credits::model::{format_secs, MetricsView, OrderId};
 use atlas_credits::server::config::Config;
 use atlas_credits::server::metrics::escape_label;
 use atlas_credits::server::service::metrics_math::{
     group_by_day, median, percentile, period_bounds, period_days, rate_tenths, sum_by_day,
 };
+use atlas_credits::server::store::admin_order_queries::{Review, ReviewOutcome};
 use atlas_credits::server::store::dispute::DisputeStage;
 use atlas_credits::server::store::unmatched_queries::{NewUnmatchedPayment, UnmatchedKind};
-use atlas_credits::server::store::{DisputeApplication, Fulfilment, RefundApplication};
+use atlas_credits::server::store::{AuditEntry, DisputeApplication, Fulfilment, NewOrder, RefundApplication};
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use common::auth::Browser;
 use common::sim_shop::{press, SimShop};
@@ -25,6 +26,7 @@ use common::{user, Db, TestApp};
 
 both_backends!(
     metrics_on_known_data,
+    manual_approvals_count_with_their_wait,
     bad_periods_are_refused,
     a_simulated_purchase_moves_the_counters,
     the_metrics_token_is_enforced,
@@ -234,12 +236,89 @@ async fn metrics_on_known_data(db: Db) {
         "{html}"
     );
     assert!(html.contains("id=\"revenue-chart-table\""), "{html}");
+    // Credits sold per day, drawn and tabled as revenue is: today's 30,000 on today's row.
+    assert!(
+        html.contains("Credits sold per day: 1 of 7 days with data; highest 30,000 on"),
+        "{html}"
+    );
+    let today = Utc::now().date_naive().to_string();
+    let credits_table = table(&html, "credits-chart-table");
+    let today_row = credits_table.split("<tr>").find(|r| r.contains(&today)).unwrap_or("");
+    assert!(today_row.contains("30,000"), "{credits_table}");
+    // Time to credit per day: today's median of 120 s and 60 s.
+    assert!(
+        html.contains(&format!(
+            "Time to credit per day (median): 1 of 7 days with data; highest {} on",
+            format_secs(90)
+        )),
+        "{html}"
+    );
+    assert!(table(&html, "ttc-chart-table").contains(&format_secs(90)), "{html}");
     assert!(html.contains("50.0%") && html.contains("66.7%"), "{html}");
 
     // The default period is 30 days and holds the same facts.
     let r = b.call(&app, "/api/admin_metrics", &[]).await;
     let m30: MetricsView = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!((m30.period_days, m30.days.len(), m30.revenue_cents), (30, 30, 4000));
+}
+
+/// The HTML of the table with this id (empty when there is none).
+fn table<'a>(html: &'a str, id: &str) -> &'a str {
+    let Some(start) = html.find(&format!("id=\"{id}\"")) else {
+        return "";
+    };
+    let rest = &html[start..];
+    &rest[..rest.find("</table>").unwrap_or(rest.len())]
+}
+
+async fn manual_approvals_count_with_their_wait(db: Db) {
+    let Some(app) = TestApp::spawn(db).await else { return };
+    let store = app.db.store.as_ref();
+    let u = user(store, "ann@example.com").await.user_id();
+    // Three manual orders approved 20 s, 40 s and 90 s after they were made. The store takes the
+    // approval's time, so the waits are exact (the last approval is at most 90 s in the future).
+    for (key, wait) in [("m1", 20), ("m2", 90), ("m3", 40)] {
+        let (o, _) = store
+            .create_order(&NewOrder {
+                user_id: u,
+                plan_name: "Starter".into(),
+                credits_amount: 5000,
+                price_cents: 750,
+                currency: "usd".into(),
+                payment_method: "manual",
+                notes: None,
+                client_key: Some(format!("key_{key}_0123456789abcdef")),
+            })
+            .await
+            .unwrap();
+        let review = Review {
+            order: o.order_id(),
+            actor: "admin:1".into(),
+            note: "paid by invoice".into(),
+            price_cents: None,
+            audit: AuditEntry {
+                actor: "admin:1".into(),
+                action: "order.approve".into(),
+                subject: format!("order:{}", o.id),
+                before: None,
+                after: None,
+            },
+        };
+        let done = store
+            .approve_manual_order(&review, o.created_at + Duration::seconds(wait))
+            .await
+            .unwrap();
+        assert!(matches!(done, ReviewOutcome::Done { .. }), "{done:?}");
+    }
+    let b = admin(&app).await;
+    let m = metrics(&b, &app, "7").await;
+    assert_eq!(m.manual_approved, 3);
+    assert_eq!(m.manual_wait_median_secs, Some(40));
+    assert_eq!(m.manual_wait_p95_secs, Some(90), "nearest rank: the 3rd of 3");
+    // They are sales too (not Whop's: no conversion, no time to credit).
+    assert_eq!((m.revenue_cents, m.credits_sold), (2250, 15_000));
+    assert_eq!(m.days.iter().map(|d| d.credits_sold).sum::<i64>(), 15_000);
+    assert_eq!((m.whop_orders_created, m.time_to_credit_count), (0, 0));
 }
 
 async fn bad_periods_are_refused(db: Db) {
@@ -254,12 +333,12 @@ async fn bad_periods_are_refused(db: Db) {
 // --- GET /metrics ---
 
 /// A sample: its name, labels and value.
-type Sample = (String, Vec<(String, String)>, f64);
+pub(crate) type Sample = (String, Vec<(String, String)>, f64);
 
 /// Parses the text exposition format (0.0.4) strictly enough to catch mistakes: every line is a
 /// HELP, a TYPE or a sample; every sample's family has a TYPE before it; counters end in
 /// `_total`; label values are quoted with only \\, \" and \n escapes.
-fn parse_exposition(text: &str) -> Vec<Sample> {
+pub(crate) fn parse_exposition(text: &str) -> Vec<Sample> {
     assert!(text.ends_with('\n'), "the last line ends with a line feed");
     let mut types: HashMap<String, String> = HashMap::new();
     let mut samples = Vec::new();
@@ -337,7 +416,7 @@ fn parse_labels(body: &str, line: &str) -> Vec<(String, String)> {
     out
 }
 
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     samples
         .iter()
         .find(|(n, l, _)| {
@@ -349,7 +428,7 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn scrape(app: &TestApp, token: Option<&str>) -> reqwest::Response {
+pub(crate) async fn scrape(app: &TestApp, token: Option<&str>) -> reqwest::Response {
     let mut r = app.client.get(app.url("/metrics"));
     if let Some(t) = token {
         r = r.header("authorization", format!("Bearer {t}"));

@@ -1,9 +1,9 @@
 //! The admin's orders over real HTTP on both backends, as a signed-in admin's browser calls the
 //! server functions: the filtered, paginated list; an order's timeline; approving a manual order
 //! (credits granted once, a custom price recorded), rejecting one (its owner sees the reason),
-//! hand adjustments (never below zero, posted once per form), a refund asked of the simulator
-//! (credits move when Whop's webhook lands), the audit line of each, and bad input refused with
-//! nothing changed.
+//! hand adjustments (never below zero, posted once per form), a partial and a full refund asked
+//! of the simulator (credits move when Whop's webhook lands), the audit line of each, and bad
+//! input refused with nothing changed.
 
 use crate::common;
 
@@ -23,6 +23,7 @@ both_backends!(
     rejecting_shows_the_reason_to_the_user,
     adjustments_never_overdraw_and_post_once_per_form,
     a_refund_is_asked_of_whop_and_credits_fall_when_it_lands,
+    a_full_refund_without_an_amount_takes_back_every_credit,
 );
 
 struct World {
@@ -641,6 +642,52 @@ async fn a_refund_is_asked_of_whop_and_credits_fall_when_it_lands(db: Db) {
         )
         .await;
     assert_eq!(s, 409);
+}
+
+async fn a_full_refund_without_an_amount_takes_back_every_credit(db: Db) {
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
+    let shop = SimShop::open(&app).await;
+    let w = world(app).await;
+    let (o, url) = shop.order(&w.app, w.ann_id, "full", true).await;
+    press(&w.app, &url, "pay").await;
+    wait_for(&w, w.ann_id, Credits(25_000)).await;
+    let id = o.id.to_string();
+    let form = [("id", id.as_str()), ("reason", "not wanted"), ("confirm", "yes")];
+
+    // No amount: all that is left, the whole $32.50.
+    let (s, body) = w.call("admin_refund_order", &form).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body.as_str().unwrap().contains("refund $32.50 of order"), "{body}");
+    wait_for(&w, w.ann_id, Credits(0)).await;
+    let after = w.order(o.id).await;
+    assert_eq!(after.payment_status, "refunded");
+    let (_, detail) = w.call("admin_get_order", &[("id", &id)]).await;
+    assert_eq!(detail["item"]["payment_status"], "refunded", "{detail}");
+    assert_eq!(detail["refundable"], Value::Null, "nothing left to refund");
+    let rows = w.store().list_transactions(w.ann_id, None, 10).await.unwrap();
+    assert_eq!(
+        (rows[0].kind.as_str(), rows[0].amount, rows[0].order_id),
+        ("refund_clawback", -25_000, Some(o.id))
+    );
+    let audit = w.store().audit_for(&format!("order:{id}"), 10).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(
+        (audit[0].action.as_str(), audit[0].actor.clone()),
+        ("order.refund_requested", format!("admin:{}", w.admin_id))
+    );
+    assert!(audit[0]
+        .after_value
+        .as_deref()
+        .unwrap()
+        .contains("\"requested_cents\":3250"));
+
+    // Nothing is left: a second full refund is refused and changes nothing.
+    let (s, body) = w.call("admin_refund_order", &form).await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(w.balance(w.ann_id).await, Credits(0));
+    assert_eq!(w.audit_count(&format!("order:{id}")).await, 1);
 }
 
 async fn call_owned(w: &World, f: Vec<(&'static str, String)>) -> (u16, Value) {

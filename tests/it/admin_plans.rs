@@ -11,7 +11,7 @@ use std::sync::Arc;
 use atlas_credits::server::service::checkout::KeyedLocks;
 use atlas_credits::server::service::plan_sync::{self, SyncAction};
 use atlas_credits::server::service::plans::{self, PlanInput};
-use atlas_credits::server::store::PlanRow;
+use atlas_credits::server::store::{AuditRow, PlanRow, Store};
 use atlas_credits::server::whop::client::WhopClient;
 use atlas_credits::server::whop::http::{ClientConfig, RetryPolicy};
 use atlas_credits::server::whop::WhopSetup;
@@ -438,6 +438,14 @@ async fn bad_input_changes_nothing(db: Db) {
     assert_eq!(sim_plans(&app).await, sim_before);
 }
 
+/// The `plan.sync` audit lines written by `actor`, newest first.
+async fn sync_audit(store: &dyn Store, actor: &str) -> Vec<AuditRow> {
+    let rows = store.list_audit(1000).await.unwrap();
+    rows.into_iter()
+        .filter(|a| a.action == "plan.sync" && a.actor == actor)
+        .collect()
+}
+
 async fn sync_plans_twice_changes_nothing_the_second_time(db: Db) {
     let Some(app) = TestApp::spawn_simulated(db).await else {
         return;
@@ -450,7 +458,9 @@ async fn sync_plans_twice_changes_nothing_the_second_time(db: Db) {
             .collect()
     };
 
-    let first = plan_sync::sync_all(store, &app.state.whop, &locks).await.unwrap();
+    let first = plan_sync::sync_all(store, &app.state.whop, &locks, "test")
+        .await
+        .unwrap();
     assert_eq!(
         actions(&first),
         [
@@ -461,15 +471,24 @@ async fn sync_plans_twice_changes_nothing_the_second_time(db: Db) {
     );
     let whop_after_first = sim_plans(&app).await;
     assert_eq!(whop_after_first.len(), 2);
+    // One audit line per plan changed on Whop (Enterprise was not), by the run's actor.
+    let syncs = sync_audit(store, "test").await;
+    assert_eq!(syncs.len(), 2, "{syncs:?}");
+    assert!(syncs
+        .iter()
+        .all(|a| a.after_value.as_deref().unwrap().contains("created on Whop")));
     let plans_after_first = store.list_plans(true).await.unwrap();
 
-    let second = plan_sync::sync_all(store, &app.state.whop, &locks).await.unwrap();
+    let second = plan_sync::sync_all(store, &app.state.whop, &locks, "test")
+        .await
+        .unwrap();
     assert!(
         second.iter().all(|r| !r.outcome.as_ref().unwrap().changed_whop()),
         "{second:?}"
     );
     assert_eq!(sim_plans(&app).await, whop_after_first, "not one Whop object touched");
     assert_eq!(store.list_plans(true).await.unwrap(), plans_after_first);
+    assert_eq!(sync_audit(store, "test").await.len(), 2, "no change, no audit line");
 
     // A plan archived here is archived on Whop by the next run, once.
     let pro = plan(&app, "Pro").await;
@@ -477,14 +496,18 @@ async fn sync_plans_twice_changes_nothing_the_second_time(db: Db) {
     plans::set_active(store, &unreachable_whop(&app), &locks, &root, pro.id, false)
         .await
         .unwrap();
-    let third = plan_sync::sync_all(store, &app.state.whop, &locks).await.unwrap();
+    let third = plan_sync::sync_all(store, &app.state.whop, &locks, "test")
+        .await
+        .unwrap();
     assert!(actions(&third).contains(&("Pro".to_string(), SyncAction::Archived)));
     assert_eq!(
         sim_plan(&app, pro.whop_plan_id.as_deref().unwrap()).await["visibility"],
         "archived"
     );
     let whop_now = sim_plans(&app).await;
-    let fourth = plan_sync::sync_all(store, &app.state.whop, &locks).await.unwrap();
+    let fourth = plan_sync::sync_all(store, &app.state.whop, &locks, "test")
+        .await
+        .unwrap();
     assert!(
         fourth.iter().all(|r| !r.outcome.as_ref().unwrap().changed_whop()),
         "{fourth:?}"
@@ -533,10 +556,25 @@ async fn the_sync_plans_command_asks_the_running_servers_simulator(db: Db) {
     assert!(stdout.contains(&app.base), "names the Whop it asked: {stdout}");
     let whop_before = sim_plans(&app).await;
     assert_eq!(whop_before.len(), 2);
+    let store = app.db.store.as_ref();
+    let subjects = |rows: Vec<AuditRow>| rows.into_iter().map(|a| a.subject).collect::<Vec<_>>();
+    let mut audited = subjects(sync_audit(store, "cli").await);
+    audited.sort();
+    let mut changed = vec![
+        format!("plan:{}", plan(&app, "Starter").await.id),
+        format!("plan:{}", plan(&app, "Pro").await.id),
+    ];
+    changed.sort();
+    assert_eq!(audited, changed, "one line per plan changed, by the CLI");
 
     let out = run().await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("Nothing changed on Whop"), "{stdout}");
     assert_eq!(sim_plans(&app).await, whop_before);
+    assert_eq!(
+        sync_audit(store, "cli").await.len(),
+        2,
+        "a run that changes nothing audits nothing"
+    );
 }

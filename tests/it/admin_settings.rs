@@ -1,12 +1,13 @@
 //! The admin settings over real HTTP on both backends, against the simulator: the Whop switch and
 //! the beta list change what /credits offers at once on this instance (the save clears its
 //! cache), the low-balance threshold is stored through its one parser, which Whop the app talks
-//! to is shown without a key, every change is audited with before and after, and bad input
-//! changes nothing.
+//! to is shown without a key, every change is audited with before and after, bad input
+//! changes nothing, and an order already at Whop when the switch goes off still settles.
 
 use crate::common;
 
 use common::auth::Browser;
+use common::sim_shop::press;
 use common::{Db, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -15,6 +16,7 @@ both_backends!(
     the_switch_and_the_beta_list_change_what_credits_offers,
     the_threshold_and_the_whop_target,
     bad_settings_change_nothing,
+    an_order_already_at_whop_still_settles_after_the_switch_is_off,
 );
 
 async fn call(b: &Browser, app: &TestApp, endpoint: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
@@ -205,4 +207,47 @@ async fn bad_settings_change_nothing(db: Db) {
     let (_, after) = call(&root, &app, "admin_get_settings", &[]).await;
     assert_eq!(after, before);
     assert!(settings_audit(&app).await.is_empty());
+}
+
+async fn an_order_already_at_whop_still_settles_after_the_switch_is_off(db: Db) {
+    let Some(app) = TestApp::spawn_simulated(db).await else {
+        return;
+    };
+    let (root, _) = Browser::sign_up_admin(&app, "root@example.com").await;
+    let ann = Browser::sign_up(&app, "ann@example.com").await;
+    let store = app.db.store.as_ref();
+    let pro = store.plan_by_name("Pro").await.unwrap().unwrap();
+    let (s, url) = call(
+        &ann,
+        &app,
+        "start_checkout",
+        &[
+            ("plan_id", &pro.id.to_string()),
+            ("client_key", "key-at-whop-0123456789"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "{url}");
+
+    // Turned off while Ann is on Whop's checkout page: new checkouts stop, hers still pays.
+    let (s, msg) = call(&root, &app, "admin_set_whop_enabled", &[("enabled", "off")]).await;
+    assert_eq!(s, 200, "{msg}");
+    assert!(!whop_offered(&ann, &app).await);
+    press(&app, url.as_str().unwrap(), "pay").await;
+    let ann_id = store.user_by_email("ann@example.com").await.unwrap().unwrap().user_id();
+    for _ in 0..200 {
+        if common::checked_balance(store, ann_id).await.get() == pro.credits_amount {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(common::checked_balance(store, ann_id).await.get(), pro.credits_amount);
+    let orders = store.list_user_orders(ann_id, 10).await.unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(
+        (orders[0].payment_status.as_str(), orders[0].credited_at.is_some()),
+        ("paid", true)
+    );
+    let rows = store.list_transactions(ann_id, None, 10).await.unwrap();
+    assert_eq!((rows.len(), rows[0].kind.as_str()), (1, "purchase"), "credited once");
 }

@@ -609,7 +609,7 @@ async fn every_route_requires_a_live_key(db: Db) {
             .status,
         200
     );
-    api_keys::revoke(api.store(), row.id).await.unwrap();
+    api_keys::revoke(api.store(), row.id, "test").await.unwrap();
 
     let zeros = format!("ak_{}", "0".repeat(64));
     let bad_headers: Vec<Option<String>> = vec![
@@ -678,7 +678,9 @@ async fn a_key_revoked_elsewhere_stops_within_the_cache_bound(db: Db) {
     let call = || send(api.anon(Method::GET, "/users/u1/balance").bearer_auth(&key));
     assert_eq!(call().await.status, 200);
     let elsewhere = api.app.db.attach().await;
-    api_keys::revoke(elsewhere.store.as_ref(), row.id).await.unwrap();
+    api_keys::revoke(elsewhere.store.as_ref(), row.id, "test")
+        .await
+        .unwrap();
     tokio::time::sleep(atlas_credits::server::store::api_key_cache::TTL + std::time::Duration::from_millis(200)).await;
     assert_eq!(call().await.status, 401);
     // And the key that stays live still works.

@@ -68,7 +68,7 @@ async fn world(db: Db) -> Option<World> {
     ledger::post(store, &grant).await.unwrap();
     let (live_key, _) = api_keys::create(store, "live", "test").await.unwrap();
     let (revoked_key, row) = api_keys::create(store, "old", "test").await.unwrap();
-    api_keys::revoke(store, row.id).await.unwrap();
+    api_keys::revoke(store, row.id, "test").await.unwrap();
     let anon = Browser::new(&app);
     Some(World {
         app,

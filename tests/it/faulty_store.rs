@@ -154,7 +154,7 @@ impl Queries {
         fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError>;
         fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRow, StoreError>;
         fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError>;
-        fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
+        fn revoke_api_key(&self, id: i64, actor: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
         fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, StoreError>;
         fn record_api_key_use(&self, id: i64, now: DateTime<Utc>, stale_before: DateTime<Utc>) -> Result<bool, StoreError>;
         fn rate_limit_hit(&self, bucket: &str, now_unix: i64, window_secs: i64) -> Result<i64, StoreError>;

@@ -6,6 +6,7 @@
 use crate::common;
 
 use atlas_credits::model::Credits;
+use atlas_credits::server::service::admin_orders::{self, ListQuery};
 use atlas_credits::server::service::import::{self, ImportError, Input};
 use atlas_credits::server::store::{ImportCounts, Store};
 use common::{user, Db, TestDb};
@@ -119,6 +120,16 @@ async fn importing_twice_changes_nothing_the_second_time(db: Db) {
     assert_eq!(pending.client_key.as_deref(), Some("import:1002"));
     assert_eq!(pending.notes.as_deref(), Some("Invoice \"A-7\",\nsent by email"));
     assert_eq!(pending.credits_amount, 100_000);
+    // ... in the admin's queue: the orders list with the review filter finds it.
+    let queue = ListQuery {
+        status: Some("pending".into()),
+        method: Some("manual".into()),
+        ..ListQuery::default()
+    };
+    let page = admin_orders::list(store, &queue, None).await.unwrap();
+    assert_eq!(page.queue_count, 1);
+    let listed: Vec<(i64, &str)> = page.items.iter().map(|i| (i.id, i.user_email.as_str())).collect();
+    assert_eq!(listed, [(pending.id, "bob@example.com")]);
     let paid = store.list_user_orders(ann.user_id(), 10).await.unwrap();
     assert_eq!(paid.len(), 2);
     assert!(paid

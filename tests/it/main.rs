@@ -9,7 +9,9 @@ mod common;
 mod faulty_store;
 
 mod accounts;
+mod admin_api_keys;
 mod admin_metrics;
+mod admin_metrics_counters;
 mod admin_orders;
 mod admin_plans;
 mod admin_settings;

@@ -301,7 +301,7 @@ async fn the_api_needs_a_live_key_and_a_known_user(db: Db) {
     let Some(h) = Host::spawn(db, &[]).await else { return };
     h.user("atlas-ann").await;
     let (revoked, row) = api_keys::create(h.store(), "old", "test").await.unwrap();
-    api_keys::revoke(h.store(), row.id).await.unwrap();
+    api_keys::revoke(h.store(), row.id, "test").await.unwrap();
     let url = h.app.url("/api/v1/users/atlas-ann/sessions");
     let wrong = format!("ak_{}", "0".repeat(64));
     for key in [None, Some(wrong.as_str()), Some(revoked.as_str()), Some("")] {

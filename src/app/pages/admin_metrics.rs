@@ -1,5 +1,5 @@
 //! `/admin/metrics`: the success metrics of the last 7, 30 or 90 days (`?days=`), computed from
-//! our own tables, with revenue and time to credit per day drawn as charts.
+//! our own tables, with revenue, credits sold, refunds and time to credit per day drawn as charts.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -17,6 +17,10 @@ const PERIODS: [&str; 3] = ["7", "30", "90"];
 
 fn usd(c: i64) -> String {
     Cents(c).format("usd")
+}
+
+fn credits(c: i64) -> String {
+    Credits(c).to_string()
 }
 
 fn secs(s: i64) -> String {
@@ -76,6 +80,14 @@ fn MetricsBody(m: MetricsView) -> impl IntoView {
             value: Some(d.revenue_cents),
         })
         .collect();
+    let credits_by_day: Vec<Bar> = m
+        .days
+        .iter()
+        .map(|d| Bar {
+            label: d.date.clone(),
+            value: Some(d.credits_sold),
+        })
+        .collect();
     let ttc: Vec<Bar> = m
         .days
         .iter()
@@ -130,6 +142,7 @@ fn MetricsBody(m: MetricsView) -> impl IntoView {
         </dl>
         <div class="charts">
             <BarChart id="revenue-chart" title="Revenue per day".into() value_label="Revenue" bars=revenue format=usd/>
+            <BarChart id="credits-chart" title="Credits sold per day".into() value_label="Credits" bars=credits_by_day format=credits/>
             <BarChart id="refunds-chart" title="Refunds per day".into() value_label="Refunded" bars=refunds_by_day format=usd/>
             <BarChart id="ttc-chart" title="Time to credit per day (median)".into() value_label="Median" bars=ttc format=secs/>
         </div>

@@ -1,5 +1,6 @@
 //! `atlas-credits sync-plans`: makes Whop match every local plan (see `service::plan_sync`) and
-//! prints one line per plan. Idempotent: a second run only reads from Whop and says so.
+//! prints one line per plan; each plan it changed on Whop is audited (actor `cli`). Idempotent: a
+//! second run only reads from Whop, writes no audit line, and says so.
 
 use crate::server::config::Config;
 use crate::server::service::checkout::KeyedLocks;
@@ -18,7 +19,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| crate::server::startup::own_base_url(site));
     let (whop, _) = WhopSetup::start(&config.whop, &config.limits, store.clone(), &own_base, &[]).await?;
-    let result = sync_all(store.as_ref(), &whop, &KeyedLocks::default()).await;
+    // "cli": the actor of every command run on the server (as `create-api-key` records it).
+    let result = sync_all(store.as_ref(), &whop, &KeyedLocks::default(), "cli").await;
     store.close().await;
     let reports = result?;
     println!(

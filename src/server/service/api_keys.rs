@@ -21,7 +21,7 @@ pub enum ApiKeyError {
     Store(#[from] StoreError),
 }
 
-/// Creates a key; returns the secret (to show once) and its row.
+/// Creates a key, audited as `created_by`; returns the secret (to show once) and its row.
 pub async fn create(store: &dyn Store, name: &str, created_by: &str) -> Result<(String, ApiKeyRow), ApiKeyError> {
     let control = refuse_control_chars("name", name).is_err();
     let name = name.trim();
@@ -41,9 +41,10 @@ pub async fn create(store: &dyn Store, name: &str, created_by: &str) -> Result<(
     Ok((key, row))
 }
 
-pub async fn revoke(store: &dyn Store, id: i64) -> Result<(), ApiKeyError> {
-    if store.revoke_api_key(id, Utc::now()).await? {
-        tracing::info!(key_id = id, "API key revoked");
+/// Revokes a key; `actor` (e.g. `admin:7`) is audited with it.
+pub async fn revoke(store: &dyn Store, id: i64, actor: &str) -> Result<(), ApiKeyError> {
+    if store.revoke_api_key(id, actor, Utc::now()).await? {
+        tracing::info!(key_id = id, actor, "API key revoked");
         Ok(())
     } else {
         Err(ApiKeyError::NotFound)

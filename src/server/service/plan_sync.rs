@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::model::Cents;
 use crate::server::service::checkout::{whop_message, KeyedLocks};
-use crate::server::store::{PlanRow, Store, StoreError};
+use crate::server::store::{AuditEntry, PlanRow, Store, StoreError};
 use crate::server::whop::client::{NewPlan, NewProduct, PlanUpdate};
 use crate::server::whop::error::WhopError;
 use crate::server::whop::types::Visibility;
@@ -248,12 +248,22 @@ pub struct PlanReport {
 }
 
 /// Syncs every plan, archived ones included (their Whop plan is archived), in display order. A
-/// failure is reported on its plan's line and the run goes on.
-pub async fn sync_all(store: &dyn Store, whop: &WhopSetup, locks: &KeyedLocks) -> Result<Vec<PlanReport>, StoreError> {
+/// failure is reported on its plan's line and the run goes on. Each plan the run changed on Whop
+/// gets a `plan.sync` audit line by `actor` (e.g. `cli`), as an admin's Retry does; a run that
+/// changes nothing writes none.
+pub async fn sync_all(
+    store: &dyn Store,
+    whop: &WhopSetup,
+    locks: &KeyedLocks,
+    actor: &str,
+) -> Result<Vec<PlanReport>, StoreError> {
     let mut reports = Vec::new();
     for plan in store.list_plans(true).await? {
         let outcome = match sync_plan(store, whop, locks, plan.id).await {
             Ok((stored, action)) => {
+                if action.changed_whop() {
+                    audit_sync(store, actor, &plan, &stored, action).await?;
+                }
                 reports.push(PlanReport {
                     plan_id: stored.id,
                     name: stored.plan_name,
@@ -274,6 +284,30 @@ pub async fn sync_all(store: &dyn Store, whop: &WhopSetup, locks: &KeyedLocks) -
         });
     }
     Ok(reports)
+}
+
+async fn audit_sync(
+    store: &dyn Store,
+    actor: &str,
+    before: &PlanRow,
+    after: &PlanRow,
+    action: SyncAction,
+) -> Result<(), StoreError> {
+    let state = |p: &PlanRow| json!({ "sync_status": p.sync_status, "whop_plan_id": p.whop_plan_id });
+    let mut after_value = state(after);
+    after_value["action"] = json!(action.describe());
+    store
+        .record_audit(
+            &AuditEntry {
+                actor: actor.to_owned(),
+                action: "plan.sync".into(),
+                subject: format!("plan:{}", after.id),
+                before: Some(state(before).to_string()),
+                after: Some(after_value.to_string()),
+            },
+            Utc::now(),
+        )
+        .await
 }
 
 #[cfg(test)]

@@ -365,6 +365,10 @@ macro_rules! impl_admin_order_queries {
                     )?;
                 }
                 tx.commit().await?;
+                // Counted once committed, and only when this call wrote the grant.
+                if granted_now {
+                    $crate::server::metrics::ledger_post(kind);
+                }
                 Ok(ReviewOutcome::Done {
                     order,
                     entry: Some(entry),
@@ -492,6 +496,7 @@ macro_rules! impl_admin_order_queries {
                 .to_string();
                 $crate::server::store::audit::insert_audit!(&mut *tx, &audit.actor, &audit.action, &audit.subject, serde_json::json!({ "balance": balance }).to_string(), after, now);
                 tx.commit().await?;
+                $crate::server::metrics::ledger_post(&row.kind);
                 Ok(PostOutcome::Applied(row))
             }
         }

@@ -113,6 +113,8 @@ macro_rules! impl_import_queries {
                 let _permit = self.write_permit().await;
                 let mut tx = self.pool.begin().await?;
                 let mut counts = ImportCounts::default();
+                // Ledger rows this run wrote, counted in the metrics only once it has committed.
+                let mut migration_rows = 0u64;
                 // Every check that refuses a row breaks out of this block with the refusal.
                 let refusal: Option<ImportRefusal> = 'work: {
                 for u in users {
@@ -206,6 +208,7 @@ macro_rules! impl_import_queries {
                         .bind(now)
                         .fetch_optional(&mut *tx)
                         .await?;
+                    migration_rows += u64::from(posted.is_some());
                     sqlx::query(sql::SET_BALANCE)
                         .bind(new_balance)
                         .bind(now)
@@ -285,6 +288,7 @@ macro_rules! impl_import_queries {
                     return Ok(Err(r));
                 }
                 tx.commit().await?;
+                $crate::server::metrics::ledger_posts("migration", migration_rows);
                 Ok(Ok(counts))
             }
         }

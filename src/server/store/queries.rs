@@ -75,10 +75,12 @@ pub trait Queries: Send + Sync {
     /// returns how many.
     async fn delete_user_sessions(&self, user: UserId) -> Result<u64, StoreError>;
 
+    /// Writes the key and its `api_key.create` audit line (actor: `created_by`) together.
     async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRow, StoreError>;
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError>;
-    /// False when the key does not exist or was revoked already.
-    async fn revoke_api_key(&self, id: i64, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Revokes the key with its `api_key.revoke` audit line by `actor`, together. False (and
+    /// nothing written) when the key does not exist or was revoked already.
+    async fn revoke_api_key(&self, id: i64, actor: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
     /// The unrevoked key with this hash (a read: recording its use is `record_api_key_use`).
     async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, StoreError>;
     /// Sets the key's `last_used_at` to `now` unless it is already at or after `stale_before`;
@@ -294,18 +296,32 @@ macro_rules! impl_queries {
 
             async fn create_api_key(&self, key: &NewApiKey) -> Result<ApiKeyRow, StoreError> {
                 let _permit = self.write_permit().await;
+                let now = chrono::Utc::now();
+                let mut tx = self.pool.begin().await?;
                 let q = format!(
                     "insert into api_keys (name, key_hash, key_prefix, created_by, created_at) values ($1, $2, $3, $4, $5) returning {}",
                     sql::API_KEY_COLUMNS
                 );
-                Ok(sqlx::query_as::<_, ApiKeyRow>(&q)
+                let row = sqlx::query_as::<_, ApiKeyRow>(&q)
                     .bind(&key.name)
                     .bind(&key.key_hash)
                     .bind(&key.key_prefix)
                     .bind(&key.created_by)
-                    .bind(chrono::Utc::now())
-                    .fetch_one(&self.pool)
-                    .await?)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                // A key opens the host API: who made it is audited with it (never the secret).
+                $crate::server::store::audit::insert_audit!(
+                    &mut *tx,
+                    &key.created_by,
+                    "api_key.create",
+                    format!("api_key:{}", row.id),
+                    None::<String>,
+                    serde_json::json!({ "name": row.name, "prefix": row.key_prefix }).to_string(),
+                    now
+                );
+                tx.commit().await?;
+                Ok(row)
             }
 
             async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
@@ -313,16 +329,36 @@ macro_rules! impl_queries {
                 Ok(sqlx::query_as::<_, ApiKeyRow>(&q).fetch_all(&self.pool).await?)
             }
 
-            async fn revoke_api_key(&self, id: i64, now: chrono::DateTime<chrono::Utc>) -> Result<bool, StoreError> {
+            async fn revoke_api_key(&self, id: i64, actor: &str, now: chrono::DateTime<chrono::Utc>) -> Result<bool, StoreError> {
                 let _permit = self.write_permit().await;
-                let done = sqlx::query("update api_keys set revoked_at = $1 where id = $2 and revoked_at is null")
+                let mut tx = self.pool.begin().await?;
+                let q = format!(
+                    "update api_keys set revoked_at = $1 where id = $2 and revoked_at is null returning {}",
+                    sql::API_KEY_COLUMNS
+                );
+                let revoked = sqlx::query_as::<_, ApiKeyRow>(&q)
                     .bind(now)
                     .bind(id)
-                    .execute(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                let Some(row) = revoked else {
+                    // Unknown or revoked already: nothing changed, so nothing to audit.
+                    tx.rollback().await?;
+                    return Ok(false);
+                };
+                $crate::server::store::audit::insert_audit!(
+                    &mut *tx,
+                    actor,
+                    "api_key.revoke",
+                    format!("api_key:{id}"),
+                    serde_json::json!({ "name": row.name, "prefix": row.key_prefix }).to_string(),
+                    serde_json::json!({ "revoked_at": now.to_rfc3339() }).to_string(),
+                    now
+                );
+                tx.commit().await?;
                 // Committed: this instance stops taking the key at once (store::api_key_cache).
                 self.api_keys.forget_all();
-                Ok(done.rows_affected() == 1)
+                Ok(true)
             }
 
             async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, StoreError> {

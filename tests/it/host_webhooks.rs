@@ -903,10 +903,21 @@ async fn admins_register_endpoints_and_resend_over_http(db: Db) {
         assert!(start.elapsed() < StdDuration::from_secs(10), "never delivered");
         tokio::time::sleep(StdDuration::from_millis(50)).await;
     }
-    let (s, page) = admin
-        .call_fn(&app, "admin_list_host_deliveries", &[("status", "delivered")])
-        .await;
-    assert_eq!(s, 200, "{page}");
+    // The receiver has it; the sender marks it delivered once the answer is in: wait for that.
+    let page = loop {
+        let (s, page) = admin
+            .call_fn(&app, "admin_list_host_deliveries", &[("status", "delivered")])
+            .await;
+        assert_eq!(s, 200, "{page}");
+        if page["items"].as_array().is_some_and(|items| !items.is_empty()) {
+            break page;
+        }
+        assert!(
+            start.elapsed() < StdDuration::from_secs(10),
+            "never marked delivered: {page}"
+        );
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    };
     let id = page["items"][0]["id"].as_i64().unwrap().to_string();
     let (s, detail) = admin.call_fn(&app, "admin_host_delivery", &[("id", &id)]).await;
     assert_eq!(s, 200);

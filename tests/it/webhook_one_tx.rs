@@ -24,7 +24,8 @@ both_backends!(
     deliveries_it_declines_are_stored_and_recorded_step_by_step,
     a_failure_around_the_commit_leaves_nothing_or_everything,
     a_refund_waiting_for_its_payment_applies_with_the_credit,
-    concurrent_deliveries_keep_their_own_outcomes
+    concurrent_deliveries_keep_their_own_outcomes,
+    a_credit_past_the_balance_limit_is_declined_whole
 );
 
 fn paid_event(id: &str, p: &atlas_credits::server::whop::types::Payment) -> NewWebhookEvent {
@@ -320,4 +321,41 @@ async fn concurrent_deliveries_keep_their_own_outcomes(db: Db) {
     }
     assert_eq!(checked_balance(store.as_ref(), buyer.user_id()).await.0, 800);
     assert_eq!(purchases(store.as_ref(), buyer.user_id()).await, 8);
+}
+
+/// A purchase that would take the balance past `i64::MAX` is declined by the transaction whole:
+/// no balance change, no ledger row, no event, the order not credited.
+async fn a_credit_past_the_balance_limit_is_declined_whole(db: Db) {
+    use atlas_credits::model::{Credits, EntryKind};
+    use atlas_credits::server::service::ledger::{self, Actor, LedgerEntry};
+    let Some(test_db) = TestDb::new(db).await else { return };
+    let store = test_db.store.as_ref();
+    let buyer = user(store, "rich@example.com").await;
+    let grant = LedgerEntry::new(
+        buyer.user_id(),
+        EntryKind::ManualGrant,
+        Credits(i64::MAX - 4_999),
+        "test",
+        "near_max",
+        Actor::System,
+    )
+    .unwrap();
+    ledger::post(store, &grant).await.unwrap();
+    let o = order(store, buyer.user_id(), "over", 5_000, 750).await;
+    let p = payment("pay_over", &o);
+    let e = paid_event("msg_over", &p);
+    let f = Fulfilment {
+        order_id: o.order_id(),
+        payment_id: "pay_over".into(),
+        amount_cents: 750,
+        currency: "usd".into(),
+        paid_at: Utc::now(),
+    };
+    let done = store.deliver_payment(&e, &f, Utc::now()).await.unwrap();
+    assert!(matches!(done, Delivered::NotCredited(_)), "{done:?}");
+    assert!(store.webhook_event("msg_over").await.unwrap().is_none());
+    assert_eq!(checked_balance(store, buyer.user_id()).await.0, i64::MAX - 4_999);
+    assert_eq!(purchases(store, buyer.user_id()).await, 0);
+    let o = reload(store, &o).await;
+    assert_eq!(o.credited_at, None);
 }

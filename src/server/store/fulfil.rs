@@ -9,6 +9,27 @@
 /// Ledger source kind of purchases: the source id is Whop's `pay_...` id.
 pub const PAYMENT_SOURCE: &str = "whop_payment";
 
+/// Why this payment must not credit this order (it is held for an admin), or `None`: the order
+/// is a Whop order, not already paid by another payment, and the amount and currency match.
+pub fn hold_reason(order: &super::rows::OrderRow, f: &super::Fulfilment) -> Option<String> {
+    if order.payment_method != "whop" {
+        Some("not a Whop order".to_string())
+    } else if let (Some(other), Some(_)) = (&order.whop_payment_id, order.credited_at) {
+        Some(format!(
+            "order already paid by {other}; payment {} not credited",
+            f.payment_id
+        ))
+    } else if f.amount_cents != order.price_cents || !f.currency.eq_ignore_ascii_case(&order.currency) {
+        Some(format!(
+            "paid {} but the order is {}: not credited",
+            crate::model::Cents(f.amount_cents).format(&f.currency),
+            crate::model::Cents(order.price_cents).format(&order.currency)
+        ))
+    } else {
+        None
+    }
+}
+
 /// The body of a function that fulfils on `$tx`, a `&mut` connection inside a transaction the
 /// backend opened (on SQLite, with the write lock taken): `$order_sql` reads the order (locking
 /// it on PostgreSQL), `$user_sql` the balance. Writes but never commits; every `Ok` outcome is
@@ -46,22 +67,7 @@ macro_rules! fulfil_in_tx {
             return Ok(FulfilOutcome::Held { order, reason });
         }
 
-        let hold = if order.payment_method != "whop" {
-            Some("not a Whop order".to_string())
-        } else if let (Some(other), Some(_)) = (&order.whop_payment_id, order.credited_at) {
-            Some(format!(
-                "order already paid by {other}; payment {} not credited",
-                f.payment_id
-            ))
-        } else if f.amount_cents != order.price_cents || !f.currency.eq_ignore_ascii_case(&order.currency) {
-            Some(format!(
-                "paid {} but the order is {}: not credited",
-                $crate::model::Cents(f.amount_cents).format(&f.currency),
-                $crate::model::Cents(order.price_cents).format(&order.currency)
-            ))
-        } else {
-            None
-        };
+        let hold = $crate::server::store::fulfil::hold_reason(&order, f);
         let now = chrono::Utc::now();
         if let Some(reason) = hold {
             let q = format!(
@@ -112,17 +118,31 @@ macro_rules! fulfil_in_tx {
             .bind(order.user_id)
             .execute(&mut *$tx)
             .await?;
+        let order = $crate::server::store::fulfil::mark_paid!($tx, f, order.id, entry, now);
+        Ok(FulfilOutcome::Credited { order, entry })
+    }};
+}
+pub(crate) use fulfil_in_tx;
+
+/// The order's side of a credit, shared by `fulfil_in_tx!` and the webhook's one-transaction
+/// path (`store::deliver`): the order marked paid and credited (a second order claiming the same
+/// payment fails on the unique `whop_payment_id`), and `credits.purchased` in the host-webhook
+/// outbox when an endpoint listens. `$entry` is the purchase's ledger row, already written.
+/// Evaluates to the updated order; `?` on errors.
+macro_rules! mark_paid {
+    ($tx:ident, $f:expr, $order_id:expr, $entry:expr, $now:expr) => {{
+        let (f, order_id, entry, now) = ($f, $order_id, &$entry, $now);
         let q = format!(
             "update credit_orders set payment_status = 'paid', whop_payment_id = $1, paid_at = $2, \
              credited_at = $3, failure_message = null, hold_reason = null, updated_at = $3 where id = $4 \
              returning {}",
             sql::ORDER_COLUMNS
         );
-        let order = sqlx::query_as::<_, OrderRow>(&q)
+        let order = sqlx::query_as::<_, $crate::server::store::rows::OrderRow>(&q)
             .bind(&f.payment_id)
             .bind(f.paid_at)
             .bind(now)
-            .bind(order.id)
+            .bind(order_id)
             .fetch_one(&mut *$tx)
             .await
             .map_err(|e| StoreError::from_unique(e, |_| "whop_payment_id".into()))?;
@@ -141,10 +161,10 @@ macro_rules! fulfil_in_tx {
             }),
             now
         )?;
-        Ok(FulfilOutcome::Credited { order, entry })
+        order
     }};
 }
-pub(crate) use fulfil_in_tx;
+pub(crate) use mark_paid;
 
 /// Counts a fulfilment once its transaction has committed.
 pub fn committed(outcome: &super::FulfilOutcome) {

@@ -243,5 +243,49 @@ async fn deliver_on(
     f: &Fulfilment,
     now: DateTime<Utc>,
 ) -> Result<Delivered, StoreError> {
-    deliver_in_tx!(tx, event, f, now, fulfil_on)
+    deliver_in_tx!(
+        tx,
+        event,
+        f,
+        now,
+        format!(
+            "select {} from credit_orders where id = $1 for update",
+            sql::ORDER_COLUMNS
+        ),
+        credit_on
+    )
+}
+
+/// The purchase's credit for `deliver_in_tx!` on PostgreSQL, one statement: the user's row
+/// locked and its balance raised, and the ledger row with the balance that left (a data-modifying
+/// CTE); `None` when the payment is in the ledger already (the caller rolls the raise back with
+/// everything else) or the balance would pass `i64::MAX`.
+async fn credit_on(
+    tx: &mut sqlx::PgConnection,
+    p: &super::deliver::Purchase<'_>,
+) -> Result<Option<TransactionRow>, StoreError> {
+    let Some(ceiling) = (p.credits > 0).then(|| i64::MAX - p.credits) else {
+        return Ok(None);
+    };
+    Ok(sqlx::query_as::<_, TransactionRow>(
+        "with u as (update users set credits_balance = credits_balance + $2, updated_at = $9 \
+         where id = $1 and credits_balance <= $10 returning credits_balance) \
+         insert into credit_transactions \
+         (user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at) \
+         select $1, $2, $3, $4, $5, $6, $7, $8, u.credits_balance, $9 from u \
+         on conflict (kind, source_kind, source_id) do nothing \
+         returning id, user_id, amount, kind, source_kind, source_id, order_id, actor, reason, balance_after, created_at",
+    )
+    .bind(p.user_id)
+    .bind(p.credits)
+    .bind(crate::model::EntryKind::Purchase.as_str())
+    .bind(fulfil::PAYMENT_SOURCE)
+    .bind(p.payment_id)
+    .bind(Some(p.order_id))
+    .bind("whop")
+    .bind(Some(&p.reason))
+    .bind(p.now)
+    .bind(ceiling)
+    .fetch_optional(&mut *tx)
+    .await?)
 }

@@ -337,5 +337,49 @@ async fn deliver_on(
     f: &Fulfilment,
     now: DateTime<Utc>,
 ) -> Result<Delivered, StoreError> {
-    deliver_in_tx!(tx, event, f, now, fulfil_on)
+    deliver_in_tx!(
+        tx,
+        event,
+        f,
+        now,
+        format!("select {} from credit_orders where id = $1", sql::ORDER_COLUMNS),
+        credit_on
+    )
+}
+
+/// The purchase's credit for `deliver_in_tx!` on SQLite: the balance raised (returning what it
+/// left), then the ledger row with it; `None` when the payment is in the ledger already (the
+/// caller rolls the raise back with everything else) or the balance would pass `i64::MAX`.
+async fn credit_on(
+    tx: &mut sqlx::SqliteConnection,
+    p: &super::deliver::Purchase<'_>,
+) -> Result<Option<TransactionRow>, StoreError> {
+    let Some(ceiling) = (p.credits > 0).then(|| i64::MAX - p.credits) else {
+        return Ok(None);
+    };
+    // SQLite would turn an overflowing sum into a REAL: the bound keeps it from ever trying.
+    let balance: Option<i64> = sqlx::query_scalar(
+        "update users set credits_balance = credits_balance + $1, updated_at = $2 \
+         where id = $3 and credits_balance <= $4 returning credits_balance",
+    )
+    .bind(p.credits)
+    .bind(p.now)
+    .bind(p.user_id)
+    .bind(ceiling)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(balance) = balance else { return Ok(None) };
+    Ok(sqlx::query_as::<_, TransactionRow>(sql::INSERT_TX)
+        .bind(p.user_id)
+        .bind(p.credits)
+        .bind(crate::model::EntryKind::Purchase.as_str())
+        .bind(fulfil::PAYMENT_SOURCE)
+        .bind(p.payment_id)
+        .bind(Some(p.order_id))
+        .bind("whop")
+        .bind(Some(&p.reason))
+        .bind(balance)
+        .bind(p.now)
+        .fetch_optional(&mut *tx)
+        .await?)
 }

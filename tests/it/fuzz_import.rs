@@ -78,7 +78,7 @@ fn any_bytes_are_read_or_refused_with_a_line() {
         max_record_chars: 64,
         max_fields: 6,
     };
-    fuzz::runner(fuzz::cases(3000))
+    fuzz::runner(fuzz::cases(7000))
         .run(&bytes, |b| {
             let lines = 1 + b.iter().filter(|c| **c == b'\n').count() as u64;
             match csv::parse(&b, limits) {

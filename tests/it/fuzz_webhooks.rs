@@ -57,7 +57,7 @@ fn random_deliveries_never_verify() {
         prop::option::of(signature()),
         prop::collection::vec(any::<u8>(), 0..2048),
     );
-    fuzz::runner(fuzz::cases(2000))
+    fuzz::runner(fuzz::cases(4000))
         .run(&strategy, |(id, ts, sig, body)| {
             let headers = DeliveryHeaders {
                 id: id.as_deref(),
@@ -119,7 +119,7 @@ fn payload() -> impl Strategy<Value = Vec<u8>> {
 
 #[test]
 fn hostile_payloads_parse_or_refuse_without_panic() {
-    fuzz::runner(fuzz::cases(1500))
+    fuzz::runner(fuzz::cases(2000))
         .run(&payload(), |bytes| {
             // What the route and the apply step do with a verified body.
             if let Ok(text) = std::str::from_utf8(&bytes) {

@@ -8,7 +8,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The bundle and server are built from source that must not read a live DATABASE_URL at compile time.
 export SQLX_OFFLINE := true
 
-.PHONY: setup build run dev lint check-sim-payloads test test-rust bundle-size e2e e2e-negative e2e-postgres bench bench-scale bench-credit clean
+.PHONY: setup build run dev lint check-sim-payloads test test-rust bundle-size e2e e2e-negative e2e-postgres bench bench-scale bench-credit bench-paint clean
 
 ## Install missing tools (wasm target, cargo-leptos, wasm-bindgen CLI, npm packages, Chromium).
 setup:
@@ -88,6 +88,10 @@ bench-scale:
 ## Time to credit in the browser (figures, not a test; see BENCHMARKS.md). Not part of `test`.
 bench-credit: build
 	cd end2end && npm run bench:credit
+
+## First paint of /credits for a signed-in user in the browser (figures, not a test; see BENCHMARKS.md).
+bench-paint: build
+	cd end2end && npm run bench:paint
 
 ## Every test there is.
 test: lint test-rust bundle-size e2e

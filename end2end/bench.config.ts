@@ -27,8 +27,8 @@ export default defineConfig({
       E2E_PORT: String(port),
       LOG_FORMAT: 'json',
       // tower_http at debug logs when each request arrives: the moment the simulator's webhook
-      // reaches the app.
-      RUST_LOG: 'warn,atlas_credits=info,tower_http=debug',
+      // reaches the app. The request span (router.rs, debug) carries the path that tells which.
+      RUST_LOG: 'warn,atlas_credits=info,atlas_credits::server::router=debug,tower_http=debug',
     },
   },
 });

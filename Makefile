@@ -26,11 +26,13 @@ run: build
 dev: setup
 	cargo leptos watch
 
-## Formatting, both clippy builds, and the client/server split check.
+## Formatting, both clippy builds, the client/server split check, and the cargo-fuzz targets
+## type-checked against today's code (fuzz/ is its own workspace; running them needs nightly).
 lint: setup
 	cargo fmt --check
 	cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	cargo check --manifest-path fuzz/Cargo.toml --bins --locked
 	bash scripts/check-split.sh
 	$(MAKE) --no-print-directory check-sim-payloads
 

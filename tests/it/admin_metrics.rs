@@ -17,11 +17,11 @@ use atlas_credits::server::service::metrics_math::{
 use atlas_credits::server::store::admin_order_queries::{Review, ReviewOutcome};
 use atlas_credits::server::store::dispute::DisputeStage;
 use atlas_credits::server::store::unmatched_queries::{NewUnmatchedPayment, UnmatchedKind};
-use atlas_credits::server::store::{AuditEntry, DisputeApplication, Fulfilment, NewOrder, RefundApplication};
+use atlas_credits::server::store::{AuditEntry, DisputeApplication, Fulfilment, RefundApplication};
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use common::auth::Browser;
 use common::sim_shop::{press, SimShop};
-use common::whop_events::order;
+use common::whop_events::{manual_order, order};
 use common::{user, Db, TestApp};
 
 both_backends!(
@@ -293,19 +293,7 @@ async fn manual_approvals_count_with_their_wait(db: Db) {
     // Three manual orders approved 20 s, 40 s and 90 s after they were made. The store takes the
     // approval's time, so the waits are exact (the last approval is at most 90 s in the future).
     for (key, wait) in [("m1", 20), ("m2", 90), ("m3", 40)] {
-        let (o, _) = store
-            .create_order(&NewOrder {
-                user_id: u,
-                plan_name: "Starter".into(),
-                credits_amount: 5000,
-                price_cents: 750,
-                currency: "usd".into(),
-                payment_method: "manual",
-                notes: None,
-                client_key: Some(format!("key_{key}_0123456789abcdef")),
-            })
-            .await
-            .unwrap();
+        let o = manual_order(store, u, key).await;
         let review = Review {
             order: o.order_id(),
             actor: "admin:1".into(),

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use atlas_credits::server::jobs::reconcile::{Reconcile, ReconcileReport};
 use atlas_credits::server::service::import::{self, Input};
-use atlas_credits::server::store::NewOrder;
+
 use chrono::Utc;
 use common::auth::Browser;
+use common::whop_events::manual_order;
 use common::{user, Db, TestApp};
 
 both_backends!(
@@ -35,19 +36,7 @@ async fn approvals_adjustments_and_imports_count_as_ledger_posts(db: Db) {
     let (admin, _) = Browser::sign_up_admin(&app, "root@example.com").await;
     let store = app.db.store.as_ref();
     let ann = user(store, "ann@example.com").await;
-    let (o, _) = store
-        .create_order(&NewOrder {
-            user_id: ann.user_id(),
-            plan_name: "Starter".into(),
-            credits_amount: 5000,
-            price_cents: 750,
-            currency: "usd".into(),
-            payment_method: "manual",
-            notes: None,
-            client_key: Some("key_metrics_0123456789abcdef".into()),
-        })
-        .await
-        .unwrap();
+    let o = manual_order(store, ann.user_id(), "metrics").await;
     let before = samples(&app).await;
 
     let id = o.id.to_string();

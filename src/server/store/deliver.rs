@@ -42,6 +42,14 @@ pub struct Purchase<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
+impl Purchase<'_> {
+    /// The highest balance this purchase may be added to without passing `i64::MAX`; `None` for a
+    /// purchase of no credits or fewer, which this path does not take.
+    pub fn ceiling(&self) -> Option<i64> {
+        (self.credits > 0).then(|| i64::MAX - self.credits)
+    }
+}
+
 /// The body of a function that takes `$tx`, a transaction the backend opened (on SQLite, with
 /// the write lock taken) or a savepoint inside one (a batch, `store::deliver_batch`), and ends
 /// it: committed (released) with the delivery, or rolled back. `$order_sql` reads the order by id

@@ -264,7 +264,7 @@ async fn credit_on(
     tx: &mut sqlx::PgConnection,
     p: &super::deliver::Purchase<'_>,
 ) -> Result<Option<TransactionRow>, StoreError> {
-    let Some(ceiling) = (p.credits > 0).then(|| i64::MAX - p.credits) else {
+    let Some(ceiling) = p.ceiling() else {
         return Ok(None);
     };
     Ok(sqlx::query_as::<_, TransactionRow>(

@@ -354,7 +354,7 @@ async fn credit_on(
     tx: &mut sqlx::SqliteConnection,
     p: &super::deliver::Purchase<'_>,
 ) -> Result<Option<TransactionRow>, StoreError> {
-    let Some(ceiling) = (p.credits > 0).then(|| i64::MAX - p.credits) else {
+    let Some(ceiling) = p.ceiling() else {
         return Ok(None);
     };
     // SQLite would turn an overflowing sum into a REAL: the bound keeps it from ever trying.

@@ -16,6 +16,24 @@ use serde_json::json;
 use super::{TestApp, WEBHOOK_SECRET};
 
 /// A Whop order of `credits` for `price` cents, with its checkout `ch_{key}` recorded.
+/// A manual (request) order for Starter, 5,000 credits at $7.50, waiting for an admin.
+pub async fn manual_order(store: &dyn Store, u: UserId, key: &str) -> OrderRow {
+    let (o, _) = store
+        .create_order(&NewOrder {
+            user_id: u,
+            plan_name: "Starter".into(),
+            credits_amount: 5000,
+            price_cents: 750,
+            currency: "usd".into(),
+            payment_method: "manual",
+            notes: None,
+            client_key: Some(format!("key_{key}_0123456789abcdef")),
+        })
+        .await
+        .unwrap();
+    o
+}
+
 pub async fn order(store: &dyn Store, u: UserId, key: &str, credits: i64, price: i64) -> OrderRow {
     let (o, _) = store
         .create_order(&NewOrder {

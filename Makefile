@@ -8,7 +8,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The bundle and server are built from source that must not read a live DATABASE_URL at compile time.
 export SQLX_OFFLINE := true
 
-.PHONY: setup build run dev lint check-sim-payloads test test-rust bundle-size e2e e2e-negative e2e-postgres bench bench-scale bench-credit bench-paint clean
+.PHONY: setup build run dev lint check-sim-payloads test test-rust bundle-size e2e e2e-negative e2e-postgres bench bench-scale bench-scale-table seed-scale bench-credit bench-paint clean
 
 ## Install missing tools (wasm target, cargo-leptos, wasm-bindgen CLI, npm packages, Chromium).
 setup:
@@ -86,6 +86,17 @@ bench-scale:
 	if [ -z "$$url" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
 		url=postgres://postgres@127.0.0.1:5432/postgres; fi; \
 	TEST_POSTGRES_URL="$$url" cargo bench --features ssr --bench scale
+
+## `make bench`'s table again with every database loaded first with the scale data set
+## (BENCH_SEED_USERS users, default 100,000: 1,000,000 orders and 5,000,000 ledger rows), and the
+## SSR and memory figures on a loaded database. Seeding dominates: about 20 minutes.
+bench-scale-table:
+	@$(MAKE) --no-print-directory bench BENCH_SEED_USERS=$${BENCH_SEED_USERS:-100000} BENCH_PATHS=spend,webhook
+
+## Loads DATABASE_URL (default: a new SQLite file data/scale.db) with SCALE_USERS users (default
+## 100,000), each with 10 paid orders and 50 ledger rows, to run the app on (benches/seed_scale.rs).
+seed-scale:
+	DATABASE_URL="$${DATABASE_URL:-sqlite://data/scale.db}" cargo bench --features ssr --bench seed_scale
 
 ## Time to credit in the browser (figures, not a test; see BENCHMARKS.md). Not part of `test`.
 bench-credit: build

@@ -13,6 +13,9 @@
 #[cfg(feature = "ssr")]
 #[path = "../tests/it/common/mod.rs"]
 mod common;
+#[cfg(feature = "ssr")]
+#[path = "support/seed.rs"]
+mod seed;
 
 #[cfg(feature = "ssr")]
 fn main() {
@@ -33,55 +36,14 @@ mod bench {
     use atlas_credits::server::service::ledger::{self, Actor, LedgerEntry};
     use atlas_credits::server::store::admin_order_queries::{list_sql, ListArg, OrderFilter};
     use atlas_credits::server::store::{self, ConnectOptions, SqliteSynchronous, Store};
-    use chrono::{DateTime, Utc};
 
     use super::common::{postgres_url, Db, TestDb};
+    use super::seed::{seed, Raw, ORDERS_PER_USER, SPENDS_PER_USER};
 
     const SMALL: i64 = 1_000;
     const SAMPLES: usize = 2_000;
-    const ORDERS_PER_USER: i64 = 10;
-    const SPENDS_PER_USER: i64 = 40;
-
-    /// The database's own pool, for the bulk seed and the plans (the store keeps its own).
-    enum Raw {
-        Sqlite(sqlx::SqlitePool),
-        Pg(sqlx::PgPool),
-    }
 
     impl Raw {
-        async fn exec(&self, q: &str, lo: i64, hi: i64, at: DateTime<Utc>) {
-            match self {
-                Raw::Sqlite(p) => sqlx::query(q).bind(lo).bind(hi).bind(at).execute(p).await.map(|_| ()),
-                Raw::Pg(p) => sqlx::query(q).bind(lo).bind(hi).bind(at).execute(p).await.map(|_| ()),
-            }
-            .unwrap_or_else(|e| panic!("{e}\n{q}"));
-        }
-
-        async fn scalar(&self, q: &str) -> i64 {
-            match self {
-                Raw::Sqlite(p) => sqlx::query_scalar(q).fetch_one(p).await.unwrap(),
-                Raw::Pg(p) => sqlx::query_scalar(q).fetch_one(p).await.unwrap(),
-            }
-        }
-
-        fn is_pg(&self) -> bool {
-            matches!(self, Raw::Pg(_))
-        }
-
-        /// `insert into <into> select <select> from <numbers lo..=hi as n(i)> <rest>`.
-        fn numbered(&self, into: &str, select: &str, rest: &str) -> String {
-            if self.is_pg() {
-                format!(
-                    "insert into {into} select {select} from generate_series($1::bigint, $2::bigint) as n(i) {rest}"
-                )
-            } else {
-                format!(
-                    "with recursive n(i) as (select $1 union all select i + 1 from n where i < $2) \
-                     insert into {into} select {select} from n {rest}"
-                )
-            }
-        }
-
         /// The plan of `q` with its arguments, one line per step.
         async fn plan(&self, q: &str, args: &[ListArg]) -> Vec<String> {
             match self {
@@ -147,95 +109,6 @@ mod bench {
         });
     }
 
-    /// Users `lo..=hi` with their orders and ledger rows.
-    async fn seed(raw: &Raw, lo: i64, hi: i64) {
-        let at = Utc::now();
-        let chunk = 10_000;
-        let mut from = lo;
-        while from <= hi {
-            let to = (from + chunk - 1).min(hi);
-            raw.exec(
-                &raw.numbered(
-                    "users (email, role, external_id, credits_balance, created_at, updated_at)",
-                    &format!(
-                        "'scale' || i || '@example.com', 'user', 'scale-ext-' || i, {}, $3, $3",
-                        ORDERS_PER_USER * 5000 - SPENDS_PER_USER * 100
-                    ),
-                    "",
-                ),
-                from,
-                to,
-                at,
-            )
-            .await;
-            // Ids of the users just made (contiguous: one statement, one writer).
-            let (id_lo, id_hi) = (
-                raw.scalar(&format!(
-                    "select min(id) from users where external_id = 'scale-ext-{from}'"
-                ))
-                .await,
-                raw.scalar(&format!(
-                    "select max(id) from users where external_id = 'scale-ext-{to}'"
-                ))
-                .await,
-            );
-            let ks = |n: i64| {
-                (0..n)
-                    .map(|k| format!("select {k} as k"))
-                    .collect::<Vec<_>>()
-                    .join(" union all ")
-            };
-            raw.exec(
-                &format!(
-                    "insert into credit_orders (user_id, plan_name, credits_amount, price_cents, currency, \
-                     payment_method, payment_status, whop_checkout_id, whop_payment_id, whop_plan_id, client_key, \
-                     created_at, updated_at, paid_at, credited_at) \
-                     select u.id, 'Starter', 5000, 750, 'usd', 'whop', 'paid', 'ch_scale_' || u.id || '_' || ks.k, \
-                     'pay_scale_' || u.id || '_' || ks.k, 'plan_scale', 'scale_key_' || u.id || '_' || ks.k, \
-                     $3, $3, $3, $3 from users u, ({}) ks where u.id between $1 and $2 order by u.id, ks.k",
-                    ks(ORDERS_PER_USER)
-                ),
-                id_lo,
-                id_hi,
-                at,
-            )
-            .await;
-            raw.exec(
-                "insert into credit_transactions (user_id, amount, kind, source_kind, source_id, order_id, actor, \
-                 balance_after, created_at) \
-                 select o.user_id, 5000, 'purchase', 'whop_payment', o.whop_payment_id, o.id, 'whop', \
-                 5000 * row_number() over (partition by o.user_id order by o.id), $3 \
-                 from credit_orders o where o.user_id between $1 and $2 order by o.user_id, o.id",
-                id_lo,
-                id_hi,
-                at,
-            )
-            .await;
-            raw.exec(
-                &format!(
-                    "insert into credit_transactions (user_id, amount, kind, source_kind, source_id, order_id, actor, \
-                     balance_after, created_at) \
-                     select u.id, -100, 'spend', 'host_spend', 'scale-spend-' || u.id || '-' || ks.k, null, \
-                     'api_key:1', {} - 100 * (ks.k + 1), $3 \
-                     from users u, ({}) ks where u.id between $1 and $2 order by u.id, ks.k",
-                    ORDERS_PER_USER * 5000,
-                    ks(SPENDS_PER_USER)
-                ),
-                id_lo,
-                id_hi,
-                at,
-            )
-            .await;
-            from = to + 1;
-        }
-        if raw.is_pg() {
-            // What autovacuum would do soon after a load like this; the planner needs the counts.
-            if let Raw::Pg(p) = raw {
-                sqlx::query("analyze").execute(p).await.unwrap();
-            }
-        }
-    }
-
     /// p50 and p99 in microseconds of `f` over SAMPLES calls on users 1..=users.
     async fn time<F, Fut>(users: i64, mut f: F) -> (f64, f64)
     where
@@ -292,6 +165,17 @@ mod bench {
                 async move {
                     let ch = format!("ch_scale_{}_3", base + i);
                     assert!(s.order_by_checkout_id(&ch).await.unwrap().is_some());
+                }
+            })
+            .await,
+        ));
+        out.push((
+            "order by payment id (webhook's lookup)",
+            time(users, |i, _| {
+                let pay = format!("pay_scale_{}_3", base + i);
+                async move {
+                    let q = "select id from credit_orders where whop_payment_id = $1";
+                    assert!(raw.lookup(q, &pay).await.is_some());
                 }
             })
             .await,

@@ -10,6 +10,13 @@
 //! `/credits` is requested open-loop: each request is due at its slot of a fixed schedule and its
 //! latency counts from that slot, so a slow answer delays the ones behind it in the figures too
 //! (no coordinated omission). `SSR_RPS` (default 200) and `SSR_SECS` (default 10).
+//!
+//! `BENCH_SEED_USERS=n` loads the database with the scale data set first (`support/seed.rs`: n
+//! users with 10 paid orders and 50 ledger rows each), as `make bench-scale-table` does.
+
+#[cfg(feature = "ssr")]
+#[path = "support/seed.rs"]
+mod seed;
 
 #[cfg(feature = "ssr")]
 fn main() {
@@ -57,6 +64,19 @@ mod bench {
             c
         };
         assert!(cmd(&["migrate"]).status().unwrap().success());
+        let seeded = env_or("BENCH_SEED_USERS", 0) as i64;
+        if seeded > 0 {
+            let t = Instant::now();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let raw = super::seed::Raw::connect(&db).await;
+                super::seed::seed(&raw, 1, seeded).await;
+            });
+            eprintln!("  seeded {seeded} users in {:.0} s", t.elapsed().as_secs_f64());
+        }
         let csv = dir.path().join("users.csv");
         let mut f = std::fs::File::create(&csv).unwrap();
         writeln!(f, "email,external_id,name,balance").unwrap();
@@ -183,8 +203,13 @@ mod bench {
             let settled = rss_kib(pid);
 
             let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)].as_secs_f64() * 1000.0;
+            let loaded = if seeded > 0 {
+                format!(", loaded with {seeded} seeded users")
+            } else {
+                String::new()
+            };
             println!(
-                "release server, SQLite (full), {} cores",
+                "release server, SQLite (full), {} cores{loaded}",
                 std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
             );
             println!(

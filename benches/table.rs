@@ -16,6 +16,11 @@
 //! - spend over HTTP again with `LEDGER_BATCH_MAX=1` (one transaction per post, as before group
 //!   commit), for the before/after in the same run.
 //!
+//! BENCH_SEED_USERS=n loads every database of the run (the raw ceiling's too) with the scale data
+//! set before it is measured: n users with 10 paid orders and 50 ledger rows each
+//! (`support/seed.rs`; 100000 makes 1,000,000 orders and 5,000,000 ledger rows). The load itself
+//! still runs on its own `USERS` users, whose rows then sit among the seeded ones.
+//!
 //! BENCH_SCALE (default 1) multiplies the number of operations of every run; BENCH_DB (`sqlite
 //! full`, `sqlite normal` or `postgres`) and BENCH_PATHS (a comma list of `spend`, `before`,
 //! `webhook`) pick a part, e.g. to profile it (the raw ceiling always runs).
@@ -33,6 +38,9 @@ mod load;
 #[cfg(feature = "ssr")]
 #[path = "support/raw_grant.rs"]
 mod raw_grant;
+#[cfg(feature = "ssr")]
+#[path = "support/seed.rs"]
+mod seed;
 
 #[cfg(feature = "ssr")]
 fn main() {
@@ -65,6 +73,30 @@ mod bench {
 
     /// Users the load spreads over.
     const USERS: usize = 1000;
+
+    /// `BENCH_SEED_USERS`: the scale data set each database is loaded with first (0: none).
+    fn seed_users() -> i64 {
+        std::env::var("BENCH_SEED_USERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n: &i64| *n >= 0)
+            .unwrap_or(0)
+    }
+
+    /// Loads the database at `url` with the scale data set, when one is asked for.
+    async fn seed_if_asked(url: &str) {
+        let n = seed_users();
+        if n > 0 {
+            let t = std::time::Instant::now();
+            let raw = super::seed::Raw::connect(url).await;
+            super::seed::seed(&raw, 1, n).await;
+            if let super::seed::Raw::Pg(p) = &raw {
+                // What autovacuum would do soon after a load like this.
+                sqlx::query("analyze").execute(p).await.unwrap();
+            }
+            eprintln!("  seeded {n} users in {:.0} s", t.elapsed().as_secs_f64());
+        }
+    }
 
     struct Row {
         db: String,
@@ -128,8 +160,16 @@ mod bench {
             }
         });
         println!();
+        let seeded = match seed_users() {
+            0 => String::new(),
+            n => format!(
+                " among {n} seeded ({} orders, {} ledger rows)",
+                n * super::seed::ORDERS_PER_USER,
+                n * (super::seed::ORDERS_PER_USER + super::seed::SPENDS_PER_USER)
+            ),
+        };
         println!(
-            "make bench: {} cores, {} users, BENCH_SCALE={scale}; latency per request as the client sees it",
+            "make bench: {} cores, {} users{seeded}, BENCH_SCALE={scale}; latency per request as the client sees it",
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             USERS
         );
@@ -213,6 +253,7 @@ mod bench {
             Db::Postgres => TestApp::spawn_with_env(db, &[&[one_address], vars].concat()).await,
         }
         .expect("the app");
+        seed_if_asked(&app.db.url).await;
         let store = app.db.store.clone();
         let users = users(store.clone(), "h").await;
         let client = reqwest::Client::builder()
@@ -365,6 +406,7 @@ mod bench {
                 .await
                 .unwrap();
                 s.migrate().await.unwrap();
+                seed_if_asked(&url).await;
                 let ids = plain_users(s.as_ref()).await;
                 s.close().await;
                 let open = move |w: usize| {
@@ -396,6 +438,7 @@ mod bench {
             }
             Db::Postgres => {
                 let t = TestDb::new(Db::Postgres).await.unwrap();
+                seed_if_asked(&t.url).await;
                 let ids = plain_users(t.store.as_ref()).await;
                 let url = t.url.clone();
                 let open = move |w: usize| {

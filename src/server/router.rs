@@ -24,10 +24,10 @@ pub fn build(state: AppState) -> Router {
     let options = state.leptos_options.clone();
 
     let mut router = Router::new();
-    if state.whop.simulator.is_some() {
+    if let Some(sim) = &state.whop.simulator {
         router = router.nest(
             crate::server::whop::simulator::MOUNT,
-            crate::server::whop::simulator::routes(),
+            crate::server::whop::simulator::routes(sim.clone()),
         );
     }
     router

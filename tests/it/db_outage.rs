@@ -26,13 +26,13 @@ both_backends!(an_outage_answers_503_writes_nothing_and_recovers_by_itself);
 const ANSWER_BOUND: Duration = Duration::from_secs(9);
 
 /// Makes the test's database unavailable until `end`.
-enum Outage {
+pub(crate) enum Outage {
     Postgres { admin: sqlx::PgPool, name: String },
     Sqlite { locker: sqlx::SqliteConnection },
 }
 
 impl Outage {
-    async fn start(db: Db, url: &str) -> Outage {
+    pub(crate) async fn start(db: Db, url: &str) -> Outage {
         match db {
             Db::Postgres => {
                 let admin = sqlx::PgPool::connect(&common::postgres_url().unwrap()).await.unwrap();
@@ -56,7 +56,7 @@ impl Outage {
         }
     }
 
-    async fn end(self) {
+    pub(crate) async fn end(self) {
         match self {
             Outage::Postgres { admin, name } => {
                 sqlx::query(&format!("alter database {name} allow_connections true"))

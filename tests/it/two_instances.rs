@@ -3,6 +3,9 @@
 //! both reconcilers run every second), buyers pay through either, Whop's deliveries of the same
 //! events reach both at once, and the host app sends the same spend to both. Exactly once still
 //! holds: one credit per payment, one ledger row per spend key, balances equal ledger sums.
+//!
+//! The long version: `TWIN_BUYERS=300 cargo test --features ssr --test it two_instances --
+//! --test-threads=1 --nocapture` (CI runs 12; BENCHMARKS.md, "Faults").
 
 use atlas_credits::model::EntryKind;
 use atlas_credits::server::service::api_keys;
@@ -15,7 +18,14 @@ use common::sim_shop::{press, SimShop};
 use common::whop_events::post_signed;
 use common::{user, Db, TestApp};
 
-const BUYERS: usize = 12;
+/// Buyers in CI; `TWIN_BUYERS` for the long version (at most 1,000).
+fn buyers() -> usize {
+    std::env::var("TWIN_BUYERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12usize)
+        .clamp(2, 1000)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_two_instances_keep_exactly_once() {
@@ -27,13 +37,15 @@ async fn postgres_two_instances_keep_exactly_once() {
     let Some(a) = TestApp::spawn_with_env(Db::Postgres, &vars).await else {
         return;
     };
+    let started = Instant::now();
+    let buyer_count = buyers();
     let b = a.spawn_simulated_beside(&[("RECONCILE_INTERVAL_SECS", "1")]).await;
     let store = a.db.store.clone();
     let shop = SimShop::open(&a).await;
 
     // Buyers pay through one instance or the other.
     let mut orders = Vec::new();
-    for i in 0..BUYERS {
+    for i in 0..buyer_count {
         let u = user(store.as_ref(), &format!("twin{i}@example.com")).await;
         let (o, url) = shop.order(&a, u.user_id(), &format!("twin{i}"), true).await;
         let (app, url) = if i % 2 == 0 {
@@ -54,7 +66,7 @@ async fn postgres_two_instances_keep_exactly_once() {
         .into_iter()
         .map(|r| serde_json::from_str(&r.data).unwrap())
         .collect();
-    assert_eq!(payments.len(), BUYERS);
+    assert_eq!(payments.len(), buyer_count);
     for (n, p) in payments.iter().enumerate() {
         let same = format!("msg_twin_same_{n}");
         let (x, y) = tokio::join!(post(&a, &same, p), post(&b, &same, p));
@@ -80,10 +92,10 @@ async fn postgres_two_instances_keep_exactly_once() {
                 credited += 1;
             }
         }
-        if credited == BUYERS {
+        if credited == buyer_count {
             break;
         }
-        assert!(Instant::now() < deadline, "{credited} of {BUYERS} credited");
+        assert!(Instant::now() < deadline, "{credited} of {buyer_count} credited");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -91,6 +103,7 @@ async fn postgres_two_instances_keep_exactly_once() {
     // load balancer while its first try is still in flight).
     let (key, _) = api_keys::create(store.as_ref(), "host app", "test").await.unwrap();
     let mut spend_keys = Vec::new();
+    let mut written_by_a = 0;
     for (i, (u, _)) in orders.iter().enumerate() {
         let external_id = format!("twin-ext-{i}");
         assert!(store
@@ -109,6 +122,7 @@ async fn postgres_two_instances_keep_exactly_once() {
             assert_eq!(id_x, id_y, "{idem}: one row for both");
             assert!(replay_x ^ replay_y, "{idem}: exactly one of them wrote it");
             spend_keys.push((i, idem, id_x));
+            written_by_a += usize::from(!replay_x);
         }
     }
 
@@ -128,6 +142,13 @@ async fn postgres_two_instances_keep_exactly_once() {
         }
         common::checked_balance(store.as_ref(), u.user_id()).await;
     }
+    println!(
+        "two_instances: {buyer_count} payments (each delivered 4 times, to both instances at once) credited once each; \
+         {} spend keys sent to both at once, one row each ({written_by_a} written by A, {} by B); {:.1} s",
+        spend_keys.len(),
+        spend_keys.len() - written_by_a,
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// A signed `payment.succeeded` delivery of the simulator's own payment object.

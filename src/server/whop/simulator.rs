@@ -9,6 +9,7 @@ mod actions;
 mod api;
 mod checkout_page;
 mod delivery;
+mod faults;
 mod objects;
 mod wire;
 
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use actions::CheckoutAction;
 pub use delivery::DeliveryReport;
+pub use faults::ApiFaults;
 
 use crate::server::service::auth::random_token;
 use crate::server::state::AppState;
@@ -56,6 +58,7 @@ pub struct Simulator {
     base: String,
     retry_schedule: Vec<Duration>,
     mode: Mutex<DeliveryMode>,
+    faults: faults::FaultState,
     http: reqwest::Client,
 }
 
@@ -90,6 +93,7 @@ impl Simulator {
             base: base.trim_end_matches('/').to_string(),
             retry_schedule,
             mode: Mutex::new(DeliveryMode::default()),
+            faults: faults::FaultState::default(),
             http,
         }))
     }
@@ -115,6 +119,15 @@ impl Simulator {
         *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = m;
     }
 
+    pub fn api_faults(&self) -> ApiFaults {
+        self.faults.get()
+    }
+
+    /// Makes the simulated API slow or failing (see `faults`); `ApiFaults::default()` heals it.
+    pub fn set_api_faults(&self, f: ApiFaults) {
+        self.faults.set(f);
+    }
+
     /// Sends the deliveries due now (at most `limit`); the `whop_simulator_delivery` job calls
     /// this in a loop.
     pub async fn deliver_due(&self, limit: i64) -> Result<DeliveryReport, StoreError> {
@@ -122,22 +135,27 @@ impl Simulator {
     }
 }
 
-/// The simulator's routes, mounted at `MOUNT` only in test mode.
-pub fn routes() -> Router<AppState> {
+/// The simulator's routes, mounted at `MOUNT` only in test mode. The faults set through
+/// `/control/api` apply to Whop's API only, not to the control routes or the checkout page.
+pub fn routes(sim: Arc<Simulator>) -> Router<AppState> {
+    let whop_api = Router::new()
+        .route("/checkout_configurations", post(api::create_checkout))
+        .route("/payments", get(api::list_payments))
+        .route("/payments/{id}", get(api::get_payment))
+        .route("/payments/{id}/refund", post(api::refund_payment))
+        .route("/plans", post(api::create_plan).get(api::list_plans))
+        .route(
+            "/plans/{id}",
+            get(api::get_plan).patch(api::update_plan).delete(api::delete_plan),
+        )
+        .route("/products", post(api::create_product))
+        .route_layer(axum::middleware::from_fn_with_state(sim, faults::inject));
     Router::new()
         .route("/checkout/{id}", get(checkout_page::show).post(checkout_page::act))
         .route("/control/delivery", put(api::set_delivery_mode))
         .route("/control/deliveries", get(api::list_deliveries))
-        .route("/api/v1/checkout_configurations", post(api::create_checkout))
-        .route("/api/v1/payments", get(api::list_payments))
-        .route("/api/v1/payments/{id}", get(api::get_payment))
-        .route("/api/v1/payments/{id}/refund", post(api::refund_payment))
-        .route("/api/v1/plans", post(api::create_plan).get(api::list_plans))
-        .route(
-            "/api/v1/plans/{id}",
-            get(api::get_plan).patch(api::update_plan).delete(api::delete_plan),
-        )
-        .route("/api/v1/products", post(api::create_product))
+        .route("/control/api", put(api::set_api_faults).get(api::get_api_faults))
+        .nest("/api/v1", whop_api)
 }
 
 /// `prefix_` + 16 random hex characters, like Whop's ids.

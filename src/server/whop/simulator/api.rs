@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::wire::{ListedPayment, Page, PageInfo, Payment};
-use super::{actions, new_id, now_iso, DeliveryMode, Simulator, ACCOUNT_ID};
+use super::{actions, new_id, now_iso, ApiFaults, DeliveryMode, Simulator, ACCOUNT_ID};
 use crate::model::Cents;
 use crate::server::ct::secret_eq;
 use crate::server::state::AppState;
@@ -481,6 +481,20 @@ pub(super) async fn set_delivery_mode(State(state): State<AppState>, headers: He
     sim.set_delivery_mode(mode);
     tracing::info!(?mode, "simulator delivery mode set");
     Ok(ok_json(to_json(&mode)))
+}
+
+/// `PUT /control/api`: makes the simulated Whop API slow or failing (`ApiFaults`).
+pub(super) async fn set_api_faults(State(state): State<AppState>, headers: HeaderMap, bytes: Bytes) -> SimResult {
+    let sim = authorized(&state, &headers)?;
+    let faults = ApiFaults::parse(&bytes).map_err(bad_request)?;
+    sim.set_api_faults(faults);
+    tracing::info!(?faults, "simulator API faults set");
+    Ok(ok_json(to_json(&faults)))
+}
+
+pub(super) async fn get_api_faults(State(state): State<AppState>, headers: HeaderMap) -> SimResult {
+    let sim = authorized(&state, &headers)?;
+    Ok(ok_json(to_json(&sim.api_faults())))
 }
 
 pub(super) async fn list_deliveries(State(state): State<AppState>, headers: HeaderMap) -> SimResult {

@@ -38,7 +38,7 @@ mod bench {
     use atlas_credits::server::store::{self, ConnectOptions, SqliteSynchronous, Store};
 
     use super::common::{postgres_url, Db, TestDb};
-    use super::seed::{seed, Raw, ORDERS_PER_USER, SPENDS_PER_USER};
+    use super::seed::{seed, Raw};
 
     const SMALL: i64 = 1_000;
     const SAMPLES: usize = 2_000;

@@ -5,6 +5,9 @@
 //! production. Used by `benches/scale.rs`, by `make bench` with `BENCH_SEED_USERS`, and by
 //! `make seed-scale` (`benches/seed_scale.rs`).
 
+// Each benchmark that includes this file uses a part of it.
+#![allow(dead_code)]
+
 use chrono::{DateTime, Utc};
 
 pub const ORDERS_PER_USER: i64 = 10;

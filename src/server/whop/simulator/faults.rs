@@ -58,7 +58,7 @@ impl ApiFaults {
     /// Whether request number `n` (counted from 0 since the faults were set) gets the error.
     fn fails(&self, n: u64) -> Option<StatusCode> {
         let status = StatusCode::from_u16(self.error_status?).ok()?;
-        (n % u64::from(self.error_every.max(1)) == 0).then_some(status)
+        n.is_multiple_of(u64::from(self.error_every.max(1))).then_some(status)
     }
 }
 

@@ -44,6 +44,7 @@ mod sign_in_links;
 mod simulation;
 mod simulator_payloads;
 mod slow_clients;
+mod sql_guard;
 mod store_contract;
 mod two_instances;
 mod unmatched;

@@ -17,6 +17,12 @@ const BUILT_FROM_PLACEHOLDERS: &[(&str, &str)] = &[
     // ledger_batch.rs: " when $1 then $2 ..." and "$1, $3, ..." from placeholder numbers.
     ("cases", "ledger_batch.rs"),
     ("ids", "ledger_batch.rs"),
+    // host_webhook_queries.rs: `subscribed_sql(on, ty)` puts its two arguments into SQL; every
+    // call passes placeholders ("$3"), which this guard checks at each call.
+    ("on", "host_webhook_queries.rs"),
+    ("ty", "host_webhook_queries.rs"),
+    // admin_event_queries.rs: the audit filter's column, from the literal list ["actor", "action"].
+    ("column", "admin_event_queries.rs"),
     // ledger_batch.rs: "($1, ..., $10), ($11, ...)" for a multi-row insert.
     ("values", "ledger_batch.rs"),
     // admin_order_queries.rs: the order columns prefixed with the table alias `o.`.
@@ -128,9 +134,25 @@ fn split_args(rest: &str) -> Vec<String> {
 
 fn is_sql(lit: &str) -> bool {
     let l = lit.to_ascii_lowercase();
-    ["select ", "insert into ", "update ", "delete from ", " where "]
-        .iter()
-        .any(|k| l.contains(k))
+    // Whole statements, and the fragments appended to them (" and x = ${n}", " = '{v}'").
+    [
+        "select ",
+        "insert into ",
+        "update ",
+        "delete from ",
+        " where ",
+        " order by ",
+        " limit ",
+        "${",
+        "= $",
+        "= {",
+        "= '{",
+        " and {",
+        " in ({",
+        "|| {",
+    ]
+    .iter()
+    .any(|k| l.contains(k))
 }
 
 /// Whether an interpolated piece is visibly SQL the code wrote (or a number).
@@ -202,7 +224,9 @@ fn sql_text_interpolates_only_code_written_sql() {
                 }
                 let end = after.find('}').unwrap_or(after.len());
                 let inner = after[..end].split(':').next().unwrap_or("");
-                if !inner.is_empty() && !inner.chars().all(|c| c.is_ascii_digit()) {
+                // `${n}`: a placeholder's number, by its place in the text.
+                let placeholder_number = rest_lit[..i].ends_with('$');
+                if !inner.is_empty() && !inner.chars().all(|c| c.is_ascii_digit()) && !placeholder_number {
                     pieces.push(inner.to_string());
                 }
                 rest_lit = &after[end.min(after.len())..];
@@ -256,6 +280,9 @@ fn the_guard_catches_a_value_put_into_sql() {
     assert!(is_safe_piece("wh", "src/server/store/admin_order_queries.rs"));
     assert!(!is_safe_piece("wh", "src/server/store/queries.rs"));
     assert!(!is_safe_piece("subscribed_sql(name, \"$2\")", "x.rs"));
+    assert!(
+        is_sql(" and email = '{email}'") && is_sql(" and x = ${n}") && !is_sql("{field} must be one of: {}, or all.")
+    );
     let (lit, rest) = literal_and_args(r#""select {} from users where email = '{email}'", sql::USER_COLUMNS"#).unwrap();
     assert!(is_sql(&lit));
     assert_eq!(split_args(&rest), ["sql::USER_COLUMNS"]);

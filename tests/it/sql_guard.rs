@@ -218,8 +218,8 @@ fn sql_text_interpolates_only_code_written_sql() {
             let mut rest_lit = lit.as_str();
             while let Some(i) = rest_lit.find('{') {
                 let after = &rest_lit[i + 1..];
-                if after.starts_with('{') {
-                    rest_lit = &after[1..];
+                if let Some(escaped) = after.strip_prefix('{') {
+                    rest_lit = escaped;
                     continue;
                 }
                 let end = after.find('}').unwrap_or(after.len());

@@ -8,7 +8,7 @@ export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 # The bundle and server are built from source that must not read a live DATABASE_URL at compile time.
 export SQLX_OFFLINE := true
 
-.PHONY: setup build run dev lint check-sim-payloads test test-rust bundle-size e2e e2e-negative e2e-postgres bench bench-scale bench-scale-table seed-scale bench-credit bench-paint clean
+.PHONY: setup build run dev lint check-sim-payloads test test-rust bundle-size e2e e2e-negative e2e-postgres bench bench-scale bench-scale-table seed-scale fuzz bench-credit bench-paint clean
 
 ## Install missing tools (wasm target, cargo-leptos, wasm-bindgen CLI, npm packages, Chromium).
 setup:
@@ -27,7 +27,7 @@ dev: setup
 	cargo leptos watch
 
 ## Formatting, both clippy builds, the client/server split check, and the cargo-fuzz targets
-## type-checked against today's code (fuzz/ is its own workspace; running them needs nightly).
+## type-checked against today's code (fuzz/ is its own workspace; `make fuzz` runs them).
 lint: setup
 	cargo fmt --check
 	cargo clippy --features ssr --all-targets -- -D warnings
@@ -92,6 +92,18 @@ bench-scale:
 ## SSR and memory figures on a loaded database. Seeding dominates: about 20 minutes.
 bench-scale-table:
 	@$(MAKE) --no-print-directory bench BENCH_SEED_USERS=$${BENCH_SEED_USERS:-100000} BENCH_PATHS=spend,webhook
+
+## The cargo-fuzz targets under libFuzzer (AddressSanitizer), FUZZ_SECS each (default 180), on the
+## stable toolchain: RUSTC_BOOTSTRAP=1 lets it take cargo-fuzz's -Zsanitizer. Corpora are kept in
+## target/fuzz-corpus/ between runs. The first build takes tens of minutes. Not part of `test`.
+fuzz:
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
+	@for t in webhook_verify webhook_payload api_body csv_import; do \
+		mkdir -p target/fuzz-corpus/$$t target/fuzz-artifacts/$$t; \
+		echo "== $$t"; \
+		(cd fuzz && RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=../target/fuzz cargo fuzz run $$t ../target/fuzz-corpus/$$t -- \
+			-max_total_time=$${FUZZ_SECS:-180} -print_final_stats=1 -artifact_prefix=../target/fuzz-artifacts/$$t/) || exit 1; \
+	done
 
 ## Loads DATABASE_URL (default: a new SQLite file data/scale.db) with SCALE_USERS users (default
 ## 100,000), each with 10 paid orders and 50 ledger rows, to run the app on (benches/seed_scale.rs).

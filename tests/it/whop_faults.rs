@@ -323,6 +323,7 @@ async fn fault_settings_are_checked_and_need_the_simulator_key(db: Db) {
         json!({ "error_every": 3 }),
         json!({ "latency_ms": "slow" }),
         json!({ "surprise": 1 }),
+        json!([0, 503, 1]),
     ] {
         let r = put(bad.clone(), key()).await.unwrap();
         assert_eq!(r.status(), 400, "{bad}");

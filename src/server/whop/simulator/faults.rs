@@ -39,7 +39,12 @@ pub struct ApiFaults {
 impl ApiFaults {
     /// The faults as a client asked for them, or why not.
     pub fn parse(bytes: &[u8]) -> Result<ApiFaults, String> {
-        let mut f: ApiFaults = serde_json::from_slice(bytes).map_err(|e| format!("invalid body: {e}"))?;
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("invalid body: {e}"))?;
+        // serde would also read a struct from an array of its fields: only an object is meant.
+        if !v.is_object() {
+            return Err("the body must be a JSON object".into());
+        }
+        let mut f: ApiFaults = serde_json::from_value(v).map_err(|e| format!("invalid body: {e}"))?;
         if f.error_status.is_some() && f.error_every == 0 {
             f.error_every = 1;
         }
@@ -130,6 +135,7 @@ mod tests {
             r#"{"error_every":2}"#,
             r#"{"error_status":503,"error_every":1,"extra":true}"#,
             r#"[]"#,
+            r#"[0, 503, 1]"#,
         ] {
             assert!(ApiFaults::parse(bad.as_bytes()).is_err(), "{bad}");
         }

@@ -17,9 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use atlas_credits::model::{Credits, EntryKind, UserId};
-use atlas_credits::server::service::api_keys;
-use atlas_credits::server::service::ledger::{self, Actor, LedgerEntry};
+use atlas_credits::model::Credits;
 use atlas_credits::server::whop::verify::sign;
 use common::whop_events;
 use common::{Db, TestApp, WEBHOOK_SECRET};
@@ -66,27 +64,7 @@ async fn outages_under_load_lose_nothing_and_apply_everything_once(db: Db) {
     };
     let app = Arc::new(app);
     let store = app.db.store.clone();
-    let (key, _) = api_keys::create(store.as_ref(), "host app", "test").await.unwrap();
-    let r = app
-        .client
-        .put(app.url("/api/v1/users/ann"))
-        .bearer_auth(&key)
-        .json(&json!({ "email": "ann@example.com" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let ann = UserId(store.user_by_external_id("ann").await.unwrap().unwrap().id);
-    let grant = LedgerEntry::new(
-        ann,
-        EntryKind::ManualGrant,
-        Credits(10_000_000),
-        "test",
-        "g",
-        Actor::System,
-    )
-    .unwrap();
-    ledger::post(store.as_ref(), &grant).await.unwrap();
+    let (key, ann) = app.host_user_with_credits("ann", 10_000_000).await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let log: Arc<Mutex<Vec<Answer>>> = Arc::default();

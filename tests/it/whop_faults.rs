@@ -11,10 +11,8 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use atlas_credits::model::{Credits, EntryKind, UserId};
+use atlas_credits::model::Credits;
 use atlas_credits::server::jobs::{Job, Reconcile};
-use atlas_credits::server::service::api_keys;
-use atlas_credits::server::service::ledger::{self, Actor, LedgerEntry};
 use common::auth::Browser;
 use common::{Db, TestApp};
 use reqwest::StatusCode;
@@ -182,27 +180,7 @@ async fn a_slow_whop_times_checkouts_out_and_holds_up_no_spend(db: Db) {
         return;
     };
     let store = app.db.store.as_ref();
-    let (key, _) = api_keys::create(store, "host app", "test").await.unwrap();
-    let r = app
-        .client
-        .put(app.url("/api/v1/users/bob"))
-        .bearer_auth(&key)
-        .json(&json!({ "email": "bob@example.com" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let bob = UserId(store.user_by_external_id("bob").await.unwrap().unwrap().id);
-    let grant = LedgerEntry::new(
-        bob,
-        EntryKind::ManualGrant,
-        Credits(1_000_000),
-        "test",
-        "g",
-        Actor::System,
-    )
-    .unwrap();
-    ledger::post(store, &grant).await.unwrap();
+    let (key, bob) = app.host_user_with_credits("bob", 1_000_000).await;
 
     let mut before = spend_round(&app, &key, "before", spends).await;
 

@@ -9,10 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use atlas_credits::model::{Credits, EntryKind, UserId};
+use atlas_credits::model::Credits;
 use atlas_credits::server::jobs::{pause_after, Job, Reconcile};
-use atlas_credits::server::service::api_keys;
-use atlas_credits::server::service::ledger::{self, Actor, LedgerEntry};
 use common::auth::Browser;
 use common::{Db, TestApp};
 use serde_json::json;
@@ -68,19 +66,7 @@ async fn a_hanging_whop_fails_checkouts_cleanly_and_slows_nothing_else(db: Db) {
         return;
     };
     let store = app.db.store.as_ref();
-    let (key, _) = api_keys::create(store, "host app", "test").await.unwrap();
-    let r = app
-        .client
-        .put(app.url("/api/v1/users/bob"))
-        .bearer_auth(&key)
-        .json(&json!({ "email": "bob@example.com" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let bob = UserId(store.user_by_external_id("bob").await.unwrap().unwrap().id);
-    let grant = LedgerEntry::new(bob, EntryKind::ManualGrant, Credits(10_000), "test", "g", Actor::System).unwrap();
-    ledger::post(store, &grant).await.unwrap();
+    let (key, bob) = app.host_user_with_credits("bob", 10_000).await;
 
     // Four buyers press Buy; every call to Whop hangs.
     let plan = store

@@ -344,6 +344,34 @@ impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
+
+    /// A host-app API key, and the host user `external_id` (`{external_id}@example.com`) made
+    /// through `PUT /api/v1/users/{id}` with it and granted `credits`.
+    pub async fn host_user_with_credits(
+        &self,
+        external_id: &str,
+        credits: i64,
+    ) -> (String, atlas_credits::model::UserId) {
+        use atlas_credits::model::{Credits, EntryKind, UserId};
+        use atlas_credits::server::service::ledger::{self, Actor, LedgerEntry};
+        let store = self.db.store.as_ref();
+        let (key, _) = atlas_credits::server::service::api_keys::create(store, "host app", "test")
+            .await
+            .unwrap();
+        let r = self
+            .client
+            .put(self.url(&format!("/api/v1/users/{external_id}")))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({ "email": format!("{external_id}@example.com") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let u = UserId(store.user_by_external_id(external_id).await.unwrap().unwrap().id);
+        let grant = LedgerEntry::new(u, EntryKind::ManualGrant, Credits(credits), "test", "g", Actor::System).unwrap();
+        ledger::post(store, &grant).await.unwrap();
+        (key, u)
+    }
 }
 
 /// The user's balance, checked equal to the sum of their ledger rows. A webhook or job may commit
